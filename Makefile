@@ -1,0 +1,41 @@
+# Two commands for a fresh machine (Python >= 3.11 with venv, make):
+#   make demo   set up .venv and run the main job on the embedded default
+#   make test   set up .venv and run lint and the test suite
+# VENV=... puts the virtualenv elsewhere (CI uses a fresh one per run).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.gazelab-installed
+BENCH_STAMP := $(VENV)/.gazelab-bench-installed
+
+.PHONY: demo test lint bench setup clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/gazelab demo --out out/demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check gazelab tests benchmarks
+	$(BIN)/ruff format --check gazelab tests benchmarks
+
+test: lint
+	$(BIN)/python -m pytest
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,bench]"
+	touch $(BENCH_STAMP)
+
+# benchmarks against the peers (pymovements, MNE); run by hand, not in CI
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/bench_asc.py
+	$(BIN)/python benchmarks/bench_events.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache

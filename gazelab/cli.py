@@ -1,0 +1,242 @@
+"""The ``gazelab`` command: thin verbs over the library.
+
+Each command parses its options, calls one library function and prints the result. Problems
+the user can cause (a bad file, a bad option) are printed as one line starting with
+``Error:`` and the command exits with status 1, writing no output file.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gazelab import __version__
+from gazelab.errors import GazelabError
+
+__all__ = ["cli", "main"]
+
+_HELP = """gazelab: eye-tracking data from the lab to the model.
+
+\b
+Typical use:
+  gazelab info RECORDING.asc               what is in a recording
+  gazelab fixations RECORDING.asc \\
+      --screen-cm 53 30 --distance-cm 60 --out fixations.csv
+                                           detect fixations, write a table
+  gazelab demo                             run the built-in example end to end
+
+Recordings: EyeLink .asc / .asc.gz (edf2asc output), or CSV/TSV sample exports.
+Every command has its own --help.
+"""
+
+
+class _Command(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GazelabError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Command, help=_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gazelab")
+def cli() -> None:
+    """Entry point group."""
+
+
+def _parse_value(text: str) -> Any:
+    low = text.lower()
+    if low in ("none", "null"):
+        return None
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _print_table(df: Any, max_rows: int = 20) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.width", 160, "display.max_columns", 30):
+        click.echo(df.to_string(index=False, max_rows=max_rows))
+
+
+@cli.command("info")
+@click.argument("recording", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat a last block without an END line as an error.")
+def info_cmd(recording: Path, strict: bool) -> None:
+    """Summarise a RECORDING: rate, eyes, screen size, blocks, trials, samples, tracker events."""
+    from gazelab.preprocessing import read
+
+    kwargs = {"strict": strict} if _is_asc(recording) else {}
+    rec = read(recording, **kwargs)
+    for key, value in rec.summary().items():
+        click.echo(f"{key:>18}: {value}")
+
+
+def _is_asc(path: Path) -> bool:
+    return path.name.lower().endswith((".asc", ".asc.gz"))
+
+
+@cli.command("fixations")
+@click.argument("recording", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--algorithm",
+    "-a",
+    type=click.Choice(["ivt", "idt", "ek", "eyelink"]),
+    default="ivt",
+    show_default=True,
+    help="ivt: velocity threshold (EyeLink 'cognitive' settings); idt: dispersion threshold; "
+    "ek: Engbert-Kliegl adaptive saccade detection; eyelink: the tracker's own EFIX events.",
+)
+@click.option("--screen-cm", nargs=2, type=float, required=True, metavar="W H", help="Visible screen size in cm.")
+@click.option("--distance-cm", type=float, required=True, help="Eye-to-screen distance in cm.")
+@click.option(
+    "--screen-px",
+    nargs=2,
+    type=int,
+    default=None,
+    metavar="W H",
+    help="Screen resolution in px (default: from the recording's DISPLAY_COORDS).",
+)
+@click.option("--eye", type=click.Choice(["L", "R", "both"], case_sensitive=False), default="both", show_default=True)
+@click.option(
+    "--blink-margin-ms", type=float, default=0.0, show_default=True, help="Drop samples this close to a blink."
+)
+@click.option(
+    "--interpolate-max-gap-ms",
+    type=float,
+    default=None,
+    help="Fill gaps up to this long by linear interpolation before detection (default: no filling).",
+)
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="An algorithm parameter, e.g. -p velocity_threshold_deg_s=40 (see the algorithm's docs).",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the fixation table here (.csv, .tsv or .parquet). Default: print a summary only.",
+)
+@click.option("--against-tracker", is_flag=True, help="Also print agreement with the tracker's own EFIX events.")
+@click.option("--strict", is_flag=True, help="Treat a last block without an END line as an error.")
+def fixations_cmd(
+    recording: Path,
+    algorithm: str,
+    screen_cm: tuple[float, float],
+    distance_cm: float,
+    screen_px: tuple[int, int] | None,
+    eye: str,
+    blink_margin_ms: float,
+    interpolate_max_gap_ms: float | None,
+    params: tuple[str, ...],
+    out: Path | None,
+    against_tracker: bool,
+    strict: bool,
+) -> None:
+    """Detect fixations in RECORDING and write them as a table.
+
+    Output columns: eye (L/R), trial, block, onset_ms, offset_ms (first and last sample, on
+    the recording's own clock), duration_ms, x_px, y_px (screen px, origin top left), x_deg,
+    y_deg (from the screen centre), dispersion_px, dispersion_deg, n_samples, algorithm.
+    """
+    from gazelab._io import TABLE_SUFFIXES, write_table
+    from gazelab.errors import ParameterError
+    from gazelab.geometry import Geometry
+    from gazelab.preprocessing import agreement, detect_fixations, read
+
+    if out is not None and out.suffix.lower() not in TABLE_SUFFIXES:
+        raise ParameterError("--out", str(out), f"a file name ending in one of {list(TABLE_SUFFIXES)}")
+    kw: dict[str, Any] = {}
+    for item in params:
+        if "=" not in item:
+            raise ParameterError("--param", item, "NAME=VALUE")
+        name, value = item.split("=", 1)
+        kw[name.strip()] = _parse_value(value.strip())
+    rec = read(recording, **({"strict": strict} if _is_asc(recording) else {}))
+    size = screen_px or rec.screen_px
+    if size is None:
+        raise ParameterError("--screen-px", None, f"the screen resolution: {recording} does not state it")
+    geometry = Geometry(size[0], size[1], screen_cm[0], screen_cm[1], distance_cm)
+    eyes = None if eye.lower() == "both" else eye.upper()
+    table = detect_fixations(
+        rec,
+        geometry,
+        algorithm=algorithm,
+        eyes=eyes,
+        blink_margin_ms=blink_margin_ms,
+        interpolate_max_gap_ms=interpolate_max_gap_ms,
+        **kw,
+    )
+    if out is not None:
+        write_table(table, out)
+    click.echo(f"{recording.name}: {rec.n_samples} samples at {rec.sampling_rate_hz:g} Hz, eyes {''.join(rec.eyes)}")
+    click.echo(_fixation_summary(table).to_string(index=False))
+    if against_tracker:
+        reference = detect_fixations(rec, geometry, algorithm="eyelink", eyes=eyes)
+        if len(reference) == 0:
+            click.echo("the recording has no tracker fixation events to compare with")
+        else:
+            click.echo("agreement with the tracker's EFIX events (onset within 20 ms):")
+            click.echo(agreement(reference, table).round(3).to_string(index=False))
+    if out is not None:
+        click.echo(f"wrote {len(table)} fixations to {out}")
+
+
+def _fixation_summary(table: Any) -> Any:
+    import pandas as pd
+
+    rows = []
+    for eye, g in table.groupby(table["eye"].astype(str), sort=True):
+        rows.append(
+            {
+                "eye": eye,
+                "fixations": len(g),
+                "mean_duration_ms": round(float(g["duration_ms"].mean()), 1),
+                "median_duration_ms": round(float(g["duration_ms"].median()), 1),
+                "mean_dispersion_deg": round(float(g["dispersion_deg"].mean()), 3),
+                "trials": int(g["trial"].nunique()),
+            }
+        )
+    if not rows:
+        rows.append({"eye": "-", "fixations": 0})
+    return pd.DataFrame(rows)
+
+
+@cli.command("demo")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("gazelab-demo"),
+    show_default=True,
+    help="Folder for the demo's files.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulated observer.")
+def demo_cmd(out: Path, seed: int) -> None:
+    """Run the built-in example: simulate a recording, detect fixations with every algorithm,
+    and compare them with the known truth. Needs no hardware, data or network."""
+    from gazelab.demo import run_demo
+
+    run_demo(out, seed=seed, echo=click.echo)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the ``gazelab`` command."""
+    cli.main(args=argv, prog_name="gazelab", standalone_mode=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

@@ -1,0 +1,3 @@
+"""Datasets: the versioned HDF5 release format and PyTorch datasets over it (upcoming issues)."""
+
+__all__: list[str] = []

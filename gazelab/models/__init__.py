@@ -1,0 +1,3 @@
+"""Models: attention modules and human-attention alignment training (upcoming issue)."""
+
+__all__: list[str] = []

@@ -1,0 +1,290 @@
+"""A simulated observer: gaze signals with known fixations, saccades and blinks.
+
+Used by the embedded demo, by the tests of every detector, and (later) by the simulated tracker
+backend. Numpy only, deterministic for a given seed.
+
+The model, per fixation: a target point; fixational drift as a slow random walk; tracker noise
+as white Gaussian noise of ``noise_deg`` RMS per axis. Between fixations, a saccade whose
+duration follows the main sequence ``D = 2.2 ms/deg * A + 21 ms`` (Carpenter 1988; Baloh et al.
+1975) and whose position follows a minimum-jerk profile (peak speed ``1.875 A / D``, about
+350-450 deg/s for 10-15 deg). Blinks replace part of a fixation with missing samples
+(``blink_probability`` per fixation, 80-150 ms long).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gazelab._io import atomic_path
+from gazelab.errors import ParameterError
+from gazelab.geometry import Geometry
+
+__all__ = ["SimulatedGaze", "simulate_gaze", "write_asc"]
+
+
+@dataclass
+class SimulatedGaze:
+    """A simulated monocular recording and its ground truth.
+
+    Attributes
+    ----------
+    time_ms : ndarray
+        Sample times in ms (integers for rates up to 1 kHz).
+    x_px, y_px : ndarray
+        Gaze in screen px; NaN during blinks.
+    pupil : ndarray
+        Pupil area (arbitrary units); NaN during blinks.
+    fixations : pandas.DataFrame
+        Ground truth: ``onset_ms``, ``offset_ms`` (first and last sample), ``duration_ms``
+        (``offset - onset`` + one sample period), ``x_px``, ``y_px`` (target, screen px).
+    saccades : pandas.DataFrame
+        ``onset_ms``, ``offset_ms``, ``amplitude_deg``, ``peak_velocity_deg_s``.
+    blinks : pandas.DataFrame
+        ``onset_ms``, ``offset_ms``.
+    sampling_rate_hz : float
+    geometry : Geometry
+    """
+
+    time_ms: np.ndarray
+    x_px: np.ndarray
+    y_px: np.ndarray
+    pupil: np.ndarray
+    fixations: pd.DataFrame
+    saccades: pd.DataFrame
+    blinks: pd.DataFrame
+    sampling_rate_hz: float
+    geometry: Geometry
+    messages: list[tuple[float, str]] = field(default_factory=list)
+
+
+def _min_jerk(u: np.ndarray) -> np.ndarray:
+    return 10 * u**3 - 15 * u**4 + 6 * u**5
+
+
+def simulate_gaze(
+    geometry: Geometry,
+    *,
+    n_fixations: int = 20,
+    sampling_rate_hz: float = 500.0,
+    fixation_duration_ms: tuple[float, float] = (250.0, 80.0),
+    min_fixation_ms: float = 80.0,
+    noise_deg: float = 0.03,
+    drift_deg_s: float = 0.3,
+    blink_probability: float = 0.1,
+    targets_px: np.ndarray | None = None,
+    margin: float = 0.1,
+    seed: int = 0,
+) -> SimulatedGaze:
+    """Simulate one eye looking at a sequence of points.
+
+    Parameters
+    ----------
+    geometry : Geometry
+        The screen.
+    n_fixations : int, optional
+        Number of fixations (ignored when ``targets_px`` is given). Default 20.
+    sampling_rate_hz : float, optional
+        Sampling rate in Hz (default 500).
+    fixation_duration_ms : (float, float), optional
+        Mean and SD of fixation durations in ms (gamma distributed; default 250, 80).
+    min_fixation_ms : float, optional
+        Shortest fixation, ms (default 80).
+    noise_deg : float, optional
+        RMS of the white measurement noise per axis, degrees (default 0.03, a good video
+        tracker).
+    drift_deg_s : float, optional
+        Speed scale of the fixational drift random walk, deg/s (default 0.3).
+    blink_probability : float, optional
+        Chance that a fixation holds a blink (default 0.1).
+    targets_px : ndarray, shape (n, 2), optional
+        Fixation targets in screen px; default random within the screen less ``margin``.
+    margin : float, optional
+        Fraction of the screen kept free at each edge for random targets (default 0.1).
+    seed : int, optional
+        Random seed (default 0).
+
+    Returns
+    -------
+    SimulatedGaze
+
+    Examples
+    --------
+    >>> sim = simulate_gaze(Geometry(1024, 768, 40.0, 30.0, 60.0), n_fixations=5, seed=1)
+    >>> len(sim.fixations)
+    5
+    """
+    if not sampling_rate_hz > 0:
+        raise ParameterError("sampling_rate_hz", sampling_rate_hz, "a rate > 0 (Hz)")
+    if noise_deg < 0:
+        raise ParameterError("noise_deg", noise_deg, "an RMS >= 0 (deg)")
+    rng = np.random.default_rng(seed)
+    if targets_px is None:
+        if n_fixations < 1:
+            raise ParameterError("n_fixations", n_fixations, "a count >= 1")
+        tx = rng.uniform(margin, 1 - margin, n_fixations) * geometry.width_px
+        ty = rng.uniform(margin, 1 - margin, n_fixations) * geometry.height_px
+    else:
+        t = np.asarray(targets_px, dtype=float).reshape(-1, 2)
+        tx, ty = t[:, 0], t[:, 1]
+    gx, gy = geometry.px_to_deg(tx, ty)
+    dt = 1000.0 / sampling_rate_hz
+    mean, sd = fixation_duration_ms
+    shape = (mean / sd) ** 2
+    durs = np.maximum(rng.gamma(shape, mean / shape, len(tx)), min_fixation_ms)
+
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    miss: list[np.ndarray] = []
+    fix_rows, sac_rows, blink_rows = [], [], []
+    n = 0  # samples so far
+    for k in range(len(tx)):
+        if k > 0:
+            amp = float(np.hypot(gx[k] - gx[k - 1], gy[k] - gy[k - 1]))
+            d_ms = 2.2 * amp + 21.0
+            m = max(2, int(round(d_ms / dt)))
+            u = np.arange(1, m + 1) / (m + 1)
+            p = _min_jerk(u)
+            x0, y0 = xs[-1][-1], ys[-1][-1]
+            xs.append(x0 + (gx[k] - x0) * p)
+            ys.append(y0 + (gy[k] - y0) * p)
+            miss.append(np.zeros(m, bool))
+            sac_rows.append((n * dt, (n + m - 1) * dt, amp, 1.875 * amp / (d_ms / 1000.0)))
+            n += m
+        m = max(1, int(round(durs[k] / dt)))
+        walk = np.cumsum(rng.normal(0, drift_deg_s * math.sqrt(dt / 1000.0), (m, 2)), axis=0)
+        xs.append(gx[k] + walk[:, 0])
+        ys.append(gy[k] + walk[:, 1])
+        gone = np.zeros(m, bool)
+        segments = [(0, m - 1)]
+        if rng.random() < blink_probability and durs[k] > 300:
+            b_len = int(round(rng.uniform(80, 150) / dt))
+            b0 = int(rng.integers(int(40 / dt), max(int(40 / dt) + 1, m - b_len - int(60 / dt))))
+            gone[b0 : b0 + b_len] = True
+            blink_rows.append(((n + b0) * dt, (n + b0 + b_len - 1) * dt))
+            segments = [(0, b0 - 1), (b0 + b_len, m - 1)]
+        miss.append(gone)
+        for a, b in segments:
+            if b >= a and (b - a + 1) * dt >= 40:
+                fix_rows.append(((n + a) * dt, (n + b) * dt, (b - a + 1) * dt, tx[k], ty[k]))
+        n += m
+    x_deg = np.concatenate(xs) + rng.normal(0, noise_deg, n)
+    y_deg = np.concatenate(ys) + rng.normal(0, noise_deg, n)
+    gone = np.concatenate(miss)
+    x_px, y_px = geometry.deg_to_px(x_deg, y_deg)
+    x_px[gone] = np.nan
+    y_px[gone] = np.nan
+    pupil = 1000.0 + rng.normal(0, 5, n)
+    pupil[gone] = np.nan
+    time_ms = np.arange(n) * dt
+    if dt == int(dt):
+        time_ms = time_ms.round()
+    fixations = pd.DataFrame(fix_rows, columns=["onset_ms", "offset_ms", "duration_ms", "x_px", "y_px"])
+    saccades = pd.DataFrame(sac_rows, columns=["onset_ms", "offset_ms", "amplitude_deg", "peak_velocity_deg_s"])
+    blinks = pd.DataFrame(blink_rows, columns=["onset_ms", "offset_ms"])
+    return SimulatedGaze(
+        time_ms=time_ms,
+        x_px=x_px,
+        y_px=y_px,
+        pupil=pupil,
+        fixations=fixations,
+        saccades=saccades,
+        blinks=blinks,
+        sampling_rate_hz=float(sampling_rate_hz),
+        geometry=geometry,
+    )
+
+
+def _fmt(v: float) -> str:
+    return "   ." if np.isnan(v) else f"{v:7.1f}"
+
+
+def write_asc(sim: SimulatedGaze, path: str | Path, *, eye: str = "L", start_ms: float = 100000.0) -> Path:
+    """Write a simulated recording as an EyeLink-style ASC file (atomically).
+
+    The ground-truth fixations, saccades and blinks are written as the tracker's own events
+    (``EFIX``/``ESACC``/``EBLINK``), so ``--algorithm eyelink`` reads the truth back. One trial
+    (``TRIALID 1`` ... ``TRIAL_RESULT 0``) spans the recording block.
+
+    Parameters
+    ----------
+    sim : SimulatedGaze
+        The simulation.
+    path : str or Path
+        Output ``.asc`` file.
+    eye : {'L', 'R'}, optional
+        Eye to label the data with (default L).
+    start_ms : float, optional
+        Tracker clock at the first sample, ms (default 100000).
+
+    Returns
+    -------
+    Path
+    """
+    eye = eye.upper()[:1]
+    if eye not in ("L", "R"):
+        raise ParameterError("eye", eye, "'L' or 'R'")
+    word = "LEFT" if eye == "L" else "RIGHT"
+    g = sim.geometry
+    t = sim.time_ms + start_ms
+    dt = 1000.0 / sim.sampling_rate_hz
+    integer_times = float(dt).is_integer()
+    tfmt = (lambda v: f"{int(round(v))}") if integer_times else (lambda v: f"{v:.1f}")
+    rate = f"{sim.sampling_rate_hz:7.2f}"
+    lines = [
+        "** CONVERTED FROM gazelab.simulation (simulated observer)",
+        "** TYPE: EDF_FILE BINARY EVENT SAMPLE TAGGED",
+        "** SOURCE: gazelab simulated observer",
+        "**",
+        "",
+        f"MSG\t{tfmt(start_ms - 50)} DISPLAY_COORDS 0 0 {g.width_px - 1} {g.height_px - 1}",
+        f"MSG\t{tfmt(start_ms - 40)} TRIALID 1",
+        f"START\t{tfmt(start_ms)} \t{word}\tSAMPLES\tEVENTS",
+        "PRESCALER\t1",
+        "VPRESCALER\t1",
+        "PUPIL\tAREA",
+        f"EVENTS\tGAZE\t{word}\tRATE\t{rate}\tTRACKING\tCR\tFILTER\t0",
+        f"SAMPLES\tGAZE\t{word}\tRATE\t{rate}\tTRACKING\tCR\tFILTER\t0",
+    ]
+    events: list[tuple[float, str]] = []
+
+    def add(kind: str, on: float, off: float, dur: float, rest: str = "") -> None:
+        # an event line follows the sample it ends on
+        line = f"{kind} {eye}\t{tfmt(on + start_ms)}\t{tfmt(off + start_ms)}\t{int(round(dur))}{rest}"
+        events.append((off + start_ms + dt / 2, line))
+
+    for r in sim.fixations.itertuples():
+        add("EFIX", r.onset_ms, r.offset_ms, r.duration_ms, f"\t{r.x_px:7.1f}\t{r.y_px:7.1f}\t   1000")
+    for r in sim.saccades.itertuples():
+        rest = f"\t   .\t   .\t   .\t   .\t{r.amplitude_deg:6.2f}\t{r.peak_velocity_deg_s:6.0f}"
+        add("ESACC", r.onset_ms, r.offset_ms, r.offset_ms - r.onset_ms + dt, rest)
+    for r in sim.blinks.itertuples():
+        add("EBLINK", r.onset_ms, r.offset_ms, r.offset_ms - r.onset_ms + dt)
+    events.sort(key=lambda e: e[0])
+    flags = "..."
+    sample_lines = [
+        f"{tfmt(ti)}\t{_fmt(xi)}\t{_fmt(yi)}\t{_fmt(pi)}\t{flags}"
+        for ti, xi, yi, pi in zip(t, sim.x_px, sim.y_px, sim.pupil, strict=True)
+    ]
+    # interleave events after the sample they end on
+    ev_times = np.array([e[0] for e in events])
+    pos = np.searchsorted(t, ev_times)
+    body: list[str] = []
+    j = 0
+    for i, line in enumerate(sample_lines):
+        while j < len(events) and pos[j] <= i:
+            body.append(events[j][1])
+            j += 1
+        body.append(line)
+    body.extend(e[1] for e in events[j:])
+    end = t[-1] + dt
+    lines += body
+    lines += [f"END\t{tfmt(end)} \tSAMPLES\tEVENTS\tRES\t  38.00\t  38.00", f"MSG\t{tfmt(end + 5)} TRIAL_RESULT 0", ""]
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines), encoding="utf-8")
+    return path
