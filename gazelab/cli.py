@@ -8,6 +8,7 @@ the user can cause (a bad file, a bad option) are printed as one line starting w
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,19 @@ Every command has its own --help.
 
 
 class _Command(click.Group):
+    """Turns gazelab errors into one-line messages and data-quality warnings into 'Warning:' lines."""
+
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except GazelabError as exc:
-            raise click.ClickException(str(exc)) from None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                return super().invoke(ctx)
+            except GazelabError as exc:
+                raise click.ClickException(str(exc)) from None
+            finally:
+                for w in caught:
+                    if issubclass(w.category, UserWarning):
+                        click.echo(f"Warning: {w.message}", err=True)
 
 
 @click.group(cls=_Command, help=_HELP, context_settings={"help_option_names": ["-h", "--help"]})

@@ -307,8 +307,8 @@ def read_asc(
     Examples
     --------
     >>> rec = read_asc("../shared/data/eyelink/mono500.asc.gz")  # doctest: +SKIP
-    >>> rec.sampling_rate_hz, rec.eyes
-    (500.0, ('L',))
+    >>> rec.sampling_rate_hz, rec.eyes, rec.n_samples  # doctest: +SKIP
+    (500.0, ('L',), 1834)
     """
     path = Path(path)
     if not path.is_file():
@@ -356,7 +356,7 @@ def read_asc(
             if not line.strip():
                 continue
             if last_kind in ("MSG", "cont") and msg_text:
-                msg_text[-1] = msg_text[-1] + "\n" + line.strip()
+                msg_text[-1] = (msg_text[-1] + "\n" if msg_text[-1] else "") + line.strip()
                 last_kind = "cont"
                 continue
             if c0 == ">":
@@ -442,7 +442,6 @@ def read_asc(
         )
         if strict:
             raise ParseError(path, msg, len(starts))
-        warnings.warn(f"{path}: {msg}; reading what is there", stacklevel=2)
 
     sample_lines = np.flatnonzero(is_sample)
     if len(sample_lines) == 0:
@@ -570,6 +569,8 @@ def read_asc(
         "block_resolution_px_per_deg": block_res,
         "inputs": pd.DataFrame(inputs, columns=["time_ms", "kind", "value", "line"]),
     }
+    if truncated:  # warned only once the data proved readable
+        warnings.warn(f"{path}: {msg}; reading what is there", stacklevel=2)
     for h in header:
         if h.upper().startswith("VERSION:"):
             metadata["tracker_version"] = h.split(":", 1)[1].strip()
