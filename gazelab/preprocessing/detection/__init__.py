@@ -8,6 +8,7 @@ line below.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pandas as pd
@@ -64,7 +65,7 @@ def detect_fixations(
     interpolate_max_gap_ms : float or None, optional
         Fill gaps up to this long before detection, ms (default None: no filling).
     progress : bool or None, optional
-        Progress bar over eyes; None shows it for recordings over 500,000 samples.
+        Progress bar over eyes; None shows it on a terminal for over 200,000 samples (all eyes).
     **params
         The algorithm's own parameters (see its module), e.g. ``velocity_threshold_deg_s``.
 
@@ -83,7 +84,7 @@ def detect_fixations(
     for e in chosen:
         if e not in recording.eyes:
             raise ParameterError("eyes", eyes, f"recorded eyes among {list(recording.eyes)}")
-    show = recording.n_samples * len(chosen) > 500_000 if progress is None else progress
+    show = (recording.n_samples * len(chosen) > 200_000 and sys.stderr.isatty()) if progress is None else progress
     tables = []
     for eye in tqdm(chosen, desc=f"{algorithm} fixations", unit="eye", disable=not show, leave=False):
         sig = prepare_signal(

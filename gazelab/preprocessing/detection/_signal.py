@@ -128,7 +128,8 @@ def prepare_signal(
     x[drop] = np.nan
     y[drop] = np.nan
     rates = recording.blocks.set_index("block")["sampling_rate_hz"]
-    rate = float(rates.loc[np.unique(seg)].mode().iloc[0]) if len(seg) else recording.sampling_rate_hz
+    present = seg[np.r_[0, np.flatnonzero(seg[1:] != seg[:-1]) + 1]] if len(seg) else seg
+    rate = float(rates.loc[present].mode().iloc[0]) if len(seg) else recording.sampling_rate_hz
     x_deg, y_deg = geometry.px_to_deg(x, y)
     return EyeSignal(
         eye=key,

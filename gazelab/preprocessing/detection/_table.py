@@ -39,42 +39,47 @@ def empty_fixation_table() -> pd.DataFrame:
     return fixation_table_from_columns({c: [] for c in FIXATION_COLUMNS})
 
 
+_FLOAT_COLUMNS = (
+    "onset_ms",
+    "offset_ms",
+    "duration_ms",
+    "x_px",
+    "y_px",
+    "x_deg",
+    "y_deg",
+    "dispersion_px",
+    "dispersion_deg",
+)
+
+
 def fixation_table_from_columns(cols: dict[str, object]) -> pd.DataFrame:
-    df = pd.DataFrame(cols, columns=FIXATION_COLUMNS)
-    df["eye"] = df["eye"].astype("string")
-    df["algorithm"] = df["algorithm"].astype("string")
-    df["trial"] = df["trial"].astype("Int64")
-    df["block"] = df["block"].astype(np.int64)
-    df["n_samples"] = df["n_samples"].astype(np.int64)
-    for c in (
-        "onset_ms",
-        "offset_ms",
-        "duration_ms",
-        "x_px",
-        "y_px",
-        "x_deg",
-        "y_deg",
-        "dispersion_px",
-        "dispersion_deg",
-    ):
-        df[c] = df[c].astype(float)
-    return df
+    """Assemble a fixation table with its fixed column order and dtypes."""
+    n = len(cols["onset_ms"])  # type: ignore[arg-type]
+    data: dict[str, object] = {
+        "eye": pd.array(np.asarray(cols["eye"], dtype=object) if n else [], dtype="string"),
+        "trial": pd.array(cols["trial"], dtype="Int64"),
+        "block": np.asarray(cols["block"], dtype=np.int64),
+    }
+    for c in _FLOAT_COLUMNS:
+        data[c] = np.asarray(cols[c], dtype=float)
+    data["n_samples"] = np.asarray(cols["n_samples"], dtype=np.int64)
+    data["algorithm"] = pd.array(np.asarray(cols["algorithm"], dtype=object) if n else [], dtype="string")
+    return pd.DataFrame({c: data[c] for c in FIXATION_COLUMNS}, copy=False)
 
 
-def _range(values: NDArray[np.float64], s: NDArray[np.int64], e: NDArray[np.int64]) -> NDArray[np.float64]:
-    """max - min of ``values[s:e+1]`` for each run, ignoring NaN (NaN if all are NaN)."""
-    if len(s) == 0:
+def _run_index(s: NDArray[np.int64], e: NDArray[np.int64], n: int) -> NDArray[np.int64]:
+    """Interleaved ``[s0, e0+1, s1, e1+1, ...]`` for ``ufunc.reduceat`` over an array of n+1."""
+    return np.stack([s, e + 1], axis=1).ravel()
+
+
+def _range(values: NDArray[np.float64], idx: NDArray[np.int64]) -> NDArray[np.float64]:
+    """max - min of each run (``idx`` from :func:`_run_index`), ignoring NaN; NaN if all NaN."""
+    if len(idx) == 0:
         return np.zeros(0)
-    hi = np.where(np.isnan(values), -np.inf, values)
-    lo = np.where(np.isnan(values), np.inf, values)
-    hi = np.append(hi, -np.inf)
-    lo = np.append(lo, np.inf)
-    idx = np.stack([s, e + 1], axis=1).ravel()
-    mx = np.maximum.reduceat(hi, idx)[::2]
-    mn = np.minimum.reduceat(lo, idx)[::2]
-    out = mx - mn
-    out[~np.isfinite(out)] = np.nan
-    return out
+    v = np.append(values, np.nan)
+    mx = np.fmax.reduceat(v, idx)[::2]
+    mn = np.fmin.reduceat(v, idx)[::2]
+    return mx - mn
 
 
 def fixation_table(
@@ -106,19 +111,20 @@ def fixation_table(
     runs = np.asarray(runs, dtype=np.int64).reshape(-1, 2)
     s, e = runs[:, 0], runs[:, 1]
     t = signal.time_ms
-    valid = signal.valid
-    cnt = np.r_[0, np.cumsum(valid)]
-    n_valid = cnt[e + 1] - cnt[s]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cx = np.r_[0.0, np.cumsum(np.where(valid, signal.x_px, 0.0))]
-        cy = np.r_[0.0, np.cumsum(np.where(valid, signal.y_px, 0.0))]
-        mx = (cx[e + 1] - cx[s]) / n_valid
-        my = (cy[e + 1] - cy[s]) / n_valid
+    idx = _run_index(s, e, len(t))
     if x_px is not None and y_px is not None:
         mx, my = np.asarray(x_px, float), np.asarray(y_px, float)
+    elif len(s):
+        valid = np.append(signal.valid, False)
+        n_valid = np.add.reduceat(valid, idx)[::2]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mx = np.add.reduceat(np.append(np.where(valid[:-1], signal.x_px, 0.0), 0.0), idx)[::2] / n_valid
+            my = np.add.reduceat(np.append(np.where(valid[:-1], signal.y_px, 0.0), 0.0), idx)[::2] / n_valid
+    else:
+        mx = my = np.zeros(0)
     xd, yd = signal.geometry.px_to_deg(mx, my)
-    disp_px = _range(signal.x_px, s, e) + _range(signal.y_px, s, e)
-    disp_deg = _range(signal.x_deg, s, e) + _range(signal.y_deg, s, e)
+    disp_px = _range(signal.x_px, idx) + _range(signal.y_px, idx)
+    disp_deg = _range(signal.x_deg, idx) + _range(signal.y_deg, idx)
     trial = signal.trial[s] if len(s) else pd.array([], dtype="Int64")
     return fixation_table_from_columns(
         {

@@ -5,11 +5,13 @@ Steps, all vectorised over the whole recording:
 
 1. angular velocity and acceleration (deg/s, deg/s^2; :mod:`gazelab.preprocessing.velocity`,
    Savitzky-Golay over ``window_ms`` by default);
-2. *pursuit fix-up*: the local drift/pursuit velocity, the running median of the velocity vector
-   over ``pursuit_window_ms``, capped in magnitude at ``pursuit_fixup_deg_s``, is subtracted
-   before thresholding, so slow drift (or pursuit) does not read as saccades;
-3. a sample is saccadic when the remaining speed exceeds ``velocity_threshold_deg_s`` or the
-   acceleration exceeds ``acceleration_threshold_deg_s2``;
+2. a sample is saccadic when its speed exceeds ``velocity_threshold_deg_s`` or its acceleration
+   exceeds ``acceleration_threshold_deg_s2``;
+3. *pursuit fix-up*: a sample over the velocity threshold is tested again after subtracting the
+   local drift/pursuit velocity (the running median of the velocity vector over
+   ``pursuit_window_ms``, capped in magnitude at ``pursuit_fixup_deg_s``; missing samples count
+   as zero velocity), so slow drift or pursuit does not read as saccades. The fix-up only ever
+   rescues samples, it never makes a sample saccadic;
 4. fixations are the runs of non-saccadic samples with gaze; two fixations separated only by
    saccadic samples (no missing data) whose end points are less than ``motion_threshold_deg``
    apart are one fixation (the "saccade" did not move the eye);
@@ -65,8 +67,18 @@ def merge_close(runs: np.ndarray, signal: EyeSignal, motion_threshold_deg: float
     return np.stack([runs[np.r_[True, ~merge], 0], runs[np.r_[~merge, True], 1]], axis=1)
 
 
-def _running_median(v: np.ndarray, n: int) -> np.ndarray:
-    return pd.Series(v).rolling(n, center=True, min_periods=1).median().to_numpy(copy=True)
+def _running_median_at(v: np.ndarray, n: int, idx: np.ndarray, chunk: int = 1 << 15) -> np.ndarray:
+    """Centred running median over ``n`` samples, evaluated only at ``idx``.
+
+    Missing values count as 0 (no drift); the signal is extended by its edge values.
+    """
+    half = n // 2
+    padded = np.pad(np.nan_to_num(v, nan=0.0), half, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
+    out = np.empty(len(idx))
+    for a in range(0, len(idx), chunk):
+        out[a : a + chunk] = np.median(windows[idx[a : a + chunk]], axis=1)
+    return out
 
 
 @register_detector("ivt")
@@ -133,16 +145,20 @@ def ivt(
     rate = signal.sampling_rate_hz
     vx = derivative(signal.x_deg, rate, **kw)  # type: ignore[arg-type]
     vy = derivative(signal.y_deg, rate, **kw)  # type: ignore[arg-type]
-    if pursuit_fixup_deg_s > 0:
-        n = window_samples(pursuit_window_ms, rate)
-        bx, by = _running_median(vx, n), _running_median(vy, n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            shrink = np.minimum(1.0, pursuit_fixup_deg_s / np.hypot(bx, by))
-        shrink[~np.isfinite(shrink)] = 0.0
-        vx, vy = vx - bx * shrink, vy - by * shrink
     speed = np.hypot(vx, vy)
     with np.errstate(invalid="ignore"):
         fix = speed <= velocity_threshold_deg_s  # NaN (missing, edges) is never fixation
+        if pursuit_fixup_deg_s > 0:
+            # only samples over the threshold, by at most the largest fix-up, can be rescued
+            over = np.flatnonzero(
+                (speed > velocity_threshold_deg_s) & (speed <= velocity_threshold_deg_s + pursuit_fixup_deg_s)
+            )
+            n = window_samples(pursuit_window_ms, rate)
+            bx, by = _running_median_at(vx, n, over), _running_median_at(vy, n, over)
+            with np.errstate(divide="ignore"):
+                shrink = np.minimum(1.0, pursuit_fixup_deg_s / np.hypot(bx, by))
+            shrink[~np.isfinite(shrink)] = 0.0
+            fix[over] = np.hypot(vx[over] - bx * shrink, vy[over] - by * shrink) <= velocity_threshold_deg_s
         if acceleration_threshold_deg_s2 is not None:
             ax = derivative(signal.x_deg, rate, deriv=2, **kw)  # type: ignore[arg-type]
             ay = derivative(signal.y_deg, rate, deriv=2, **kw)  # type: ignore[arg-type]

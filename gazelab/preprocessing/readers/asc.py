@@ -54,7 +54,7 @@ __all__ = ["read_asc"]
 
 _EVENT_LINES = {"SFIX", "SSACC", "SBLINK", "EFIX", "ESACC", "EBLINK"}
 _IGNORED = {"PRESCALER", "VPRESCALER", "EVENTS"}
-_PROGRESS_BYTES = 8 * 1024 * 1024  # show a progress bar (when progress=None) above this size
+_PROGRESS_BYTES = 2 * 1024 * 1024  # show a progress bar (when progress=None) above this size
 _CHUNK = 1 << 22
 
 
@@ -290,7 +290,7 @@ def read_asc(
         warning and ``metadata['truncated']`` set. A file cut inside a line or a gzip stream is
         an error either way.
     progress : bool or None, optional
-        Show a progress bar while reading. None (default) shows one for files over 8 MB when
+        Show a progress bar while reading. None (default) shows one for files over 2 MB when
         standard error is a terminal.
 
     Returns
