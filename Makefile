@@ -36,6 +36,7 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench_asc.py
 	$(BIN)/python benchmarks/bench_events.py
+	$(BIN)/python benchmarks/efix_agreement.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

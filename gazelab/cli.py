@@ -27,6 +27,10 @@ Typical use:
   gazelab fixations RECORDING.asc \\
       --screen-cm 53 30 --distance-cm 60 --out fixations.csv
                                            detect fixations, write a table
+  gazelab build REC1.asc REC2.asc --stimuli IMAGES/ \\
+      --screen-cm 53 30 --distance-cm 60 --out dataset.h5
+                                           build an HDF5 gaze dataset
+  gazelab validate dataset.h5              check a dataset
   gazelab demo                             run the built-in example end to end
 
 Recordings: EyeLink .asc / .asc.gz (edf2asc output), or CSV/TSV sample exports.
@@ -78,16 +82,22 @@ def _print_table(df: Any, max_rows: int = 20) -> None:
 
 
 @cli.command("info")
-@click.argument("recording", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("recording", metavar="RECORDING|DATASET.h5", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Treat a last block without an END line as an error.")
 def info_cmd(recording: Path, strict: bool) -> None:
-    """Summarise a RECORDING: rate, eyes, screen size, blocks, trials, samples, tracker events."""
-    from gazelab.preprocessing import read
+    """Summarise a RECORDING (rate, eyes, screen size, blocks, trials, samples, tracker events)
+    or a gazelab DATASET.h5 (sessions, observers, stimuli, fixations, settings)."""
+    if recording.suffix.lower() in (".h5", ".hdf5"):
+        from gazelab.datasets import describe
 
-    kwargs = {"strict": strict} if _is_asc(recording) else {}
-    rec = read(recording, **kwargs)
-    for key, value in rec.summary().items():
-        click.echo(f"{key:>18}: {value}")
+        summary = describe(recording)
+    else:
+        from gazelab.preprocessing import read
+
+        kwargs = {"strict": strict} if _is_asc(recording) else {}
+        summary = read(recording, **kwargs).summary()
+    for key, value in summary.items():
+        click.echo(f"{key:>22}: {value}")
 
 
 def _is_asc(path: Path) -> bool:
@@ -223,6 +233,135 @@ def _fixation_summary(table: Any) -> Any:
     if not rows:
         rows.append({"eye": "-", "fixations": 0})
     return pd.DataFrame(rows)
+
+
+@cli.command("build")
+@click.argument("sessions", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The dataset file (.h5)."
+)
+@click.option(
+    "--stimuli",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the stimulus images the sessions showed.",
+)
+@click.option(
+    "--trial-table",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV: recording, trial, stimulus[, placement, x_px, y_px, scale, observer, label, split].",
+)
+@click.option(
+    "--stand-in",
+    is_flag=True,
+    help="For recordings that shipped no stimuli: use grey screen-sized stand-ins (recorded as such).",
+)
+@click.option("--screen-cm", nargs=2, type=float, required=True, metavar="W H", help="Visible screen size in cm.")
+@click.option("--distance-cm", type=float, required=True, help="Eye-to-screen distance in cm.")
+@click.option(
+    "--screen-px",
+    nargs=2,
+    type=int,
+    default=None,
+    metavar="W H",
+    help="Screen resolution in px (default: from each recording).",
+)
+@click.option("--algorithm", "-a", type=click.Choice(["ivt", "idt", "ek", "eyelink"]), default="ivt", show_default=True)
+@click.option(
+    "--eye",
+    type=click.Choice(["best", "L", "R"], case_sensitive=False),
+    default="best",
+    show_default=True,
+    help="Eye whose fixations are used; best = most valid samples.",
+)
+@click.option("--sigma-deg", type=float, default=1.0, show_default=True, help="Saliency-map Gaussian sigma in degrees.")
+@click.option("--with-samples", is_flag=True, help="Also store the raw samples of every trial.")
+@click.option("--append", is_flag=True, help="Add the sessions to the existing dataset --out.")
+@click.option("--title", default="", help="Dataset title.")
+def build_cmd(
+    sessions: tuple[Path, ...],
+    out: Path,
+    stimuli: Path | None,
+    trial_table: Path | None,
+    stand_in: bool,
+    screen_cm: tuple[float, float],
+    distance_cm: float,
+    screen_px: tuple[int, int] | None,
+    algorithm: str,
+    eye: str,
+    sigma_deg: float,
+    with_samples: bool,
+    append: bool,
+    title: str,
+) -> None:
+    """Build a gazelab HDF5 dataset from SESSIONS (recordings), or append them to one.
+
+    The file is written to a temporary name beside --out and renamed when complete, so an
+    interrupted build never leaves a file that looks finished.
+    """
+    from gazelab.datasets import build_dataset
+
+    report = build_dataset(
+        list(sessions),
+        out,
+        screen_cm=screen_cm,
+        distance_cm=distance_cm,
+        screen_px=screen_px,
+        stimuli_dir=stimuli,
+        trial_table=trial_table,
+        stand_in=stand_in,
+        algorithm=algorithm,
+        eye=eye if eye == "best" else eye.upper(),
+        sigma_deg=sigma_deg,
+        with_samples=with_samples,
+        append=append,
+        title=title,
+    )
+    click.echo(
+        f"{'appended to' if append else 'built'} {report.path}: {report.sessions} sessions, "
+        f"{report.observers} observers, "
+        f"{report.stimuli} stimuli, {report.trials} trials, {report.fixations} fixations "
+        f"({report.fixations_outside} outside the images, dropped); {report.size_bytes / 1e6:.2f} MB "
+        f"in {report.seconds:.1f} s"
+    )
+    for note in report.notes:
+        click.echo(f"note: {note}")
+
+
+@cli.command("validate")
+@click.argument("dataset", type=click.Path(dir_okay=False, path_type=Path))
+def validate_cmd(dataset: Path) -> None:
+    """Check DATASET.h5: schema, dtypes, ranges, cross-references and checksums.
+
+    Exits 0 when valid; otherwise lists every problem and exits 1.
+    """
+    from gazelab.datasets import validate
+
+    problems = validate(dataset)
+    errors = [p for p in problems if p.severity == "error"]
+    for p in problems:
+        click.echo(str(p), err=p.severity == "error")
+    if errors:
+        click.echo(f"{dataset}: INVALID ({len(errors)} problem{'s' if len(errors) > 1 else ''})", err=True)
+        sys.exit(1)
+    click.echo(f"{dataset}: valid")
+
+
+@cli.command("release")
+@click.argument("dataset", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--meta",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML with title, version, licence, citation (and optionally authors, description, url, contact).",
+)
+def release_cmd(dataset: Path, meta: Path) -> None:
+    """Validate DATASET.h5 and write its release manifest (sha256, size, counts, licence, citation)."""
+    from gazelab.datasets import write_manifest
+
+    target = write_manifest(dataset, meta)
+    click.echo(f"wrote {target}")
 
 
 @cli.command("demo")

@@ -17,6 +17,8 @@ Engbert & Kliegl (2003), *Vision Research* 43:1035-1045; Engbert & Mergenthaler 
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 from scipy.ndimage import correlate1d
@@ -43,16 +45,17 @@ def ek_velocity(values: np.ndarray, sampling_rate_hz: float, segments: np.ndarra
 
 
 def _robust_sigma(v: np.ndarray, seg: np.ndarray) -> np.ndarray:
-    """Per-sample sigma of its segment: sqrt(median(v^2) - median(v)^2), NaN-aware."""
+    """Per-sample sigma of its segment: sqrt(median(v^2) - median(v)^2), NaN-aware.
+
+    Segments are contiguous runs of equal ``seg`` (recording blocks are stored in order).
+    """
     out = np.full(len(v), np.nan)
-    ids, inv = np.unique(seg, return_inverse=True)
-    for j in range(len(ids)):
-        sel = inv == j
-        vv = v[sel]
+    edges = np.r_[0, np.flatnonzero(seg[1:] != seg[:-1]) + 1, len(v)]
+    for a, b in itertools.pairwise(edges):
+        vv = v[a:b]
         vv = vv[~np.isnan(vv)]
-        if len(vv) == 0:
-            continue
-        out[sel] = np.sqrt(max(np.median(vv * vv) - np.median(vv) ** 2, 0.0))
+        if len(vv):
+            out[a:b] = np.sqrt(max(np.median(vv * vv) - np.median(vv) ** 2, 0.0))
     return out
 
 

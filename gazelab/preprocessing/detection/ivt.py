@@ -145,24 +145,24 @@ def ivt(
     rate = signal.sampling_rate_hz
     vx = derivative(signal.x_deg, rate, **kw)  # type: ignore[arg-type]
     vy = derivative(signal.y_deg, rate, **kw)  # type: ignore[arg-type]
-    speed = np.hypot(vx, vy)
+    thr = velocity_threshold_deg_s
+    speed2 = vx * vx + vy * vy  # squared speed: cheaper than hypot, same comparisons
     with np.errstate(invalid="ignore"):
-        fix = speed <= velocity_threshold_deg_s  # NaN (missing, edges) is never fixation
+        fix = speed2 <= thr * thr  # NaN (missing, edges) is never fixation
         if pursuit_fixup_deg_s > 0:
             # only samples over the threshold, by at most the largest fix-up, can be rescued
-            over = np.flatnonzero(
-                (speed > velocity_threshold_deg_s) & (speed <= velocity_threshold_deg_s + pursuit_fixup_deg_s)
-            )
+            over = np.flatnonzero((speed2 > thr * thr) & (speed2 <= (thr + pursuit_fixup_deg_s) ** 2))
             n = window_samples(pursuit_window_ms, rate)
             bx, by = _running_median_at(vx, n, over), _running_median_at(vy, n, over)
             with np.errstate(divide="ignore"):
                 shrink = np.minimum(1.0, pursuit_fixup_deg_s / np.hypot(bx, by))
             shrink[~np.isfinite(shrink)] = 0.0
-            fix[over] = np.hypot(vx[over] - bx * shrink, vy[over] - by * shrink) <= velocity_threshold_deg_s
+            rx, ry = vx[over] - bx * shrink, vy[over] - by * shrink
+            fix[over] = rx * rx + ry * ry <= thr * thr
         if acceleration_threshold_deg_s2 is not None:
             ax = derivative(signal.x_deg, rate, deriv=2, **kw)  # type: ignore[arg-type]
             ay = derivative(signal.y_deg, rate, deriv=2, **kw)  # type: ignore[arg-type]
-            fix &= ~(np.hypot(ax, ay) > acceleration_threshold_deg_s2)
+            fix &= ~(ax * ax + ay * ay > acceleration_threshold_deg_s2**2)
     runs = merge_close(true_runs(fix), signal, motion_threshold_deg)
     runs = drop_short(runs, signal.time_ms, signal.period_ms, min_duration_ms)
     return fixation_table(signal, runs, "ivt")

@@ -1,0 +1,199 @@
+"""The gazelab HDF5 dataset format: its layout, in one place for the writer and the validator.
+
+See ``docs/hdf5-format.md`` for the prose version. Tables are groups with one 1-D dataset per
+column (equal lengths); stimulus images and saliency maps are one dataset per stimulus, named
+by the stimulus' row number, so a reader touches only the stimulus it asks for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "INDEXES",
+    "OPTIONAL_TABLES",
+    "STR",
+    "TABLES",
+    "Column",
+    "array_sha256",
+    "image_path",
+    "map_path",
+    "parse_version",
+    "read_table",
+    "write_table",
+]
+
+#: Value of the root attribute ``format``.
+FORMAT_NAME = "gazelab-gaze-dataset"
+#: Value of the root attribute ``format_version`` (major.minor). Readers accept any file with the
+#: same major version; a newer minor version may add groups, columns and attributes, which
+#: readers ignore (the validator reports them as notes, not problems).
+FORMAT_VERSION = "1.0"
+
+STR = h5py.string_dtype("utf-8")
+TABLE_CHUNK_ROWS = 65536
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table: name, numpy dtype (``'str'`` for UTF-8 text), unit, meaning."""
+
+    name: str
+    dtype: str
+    unit: str
+    description: str
+
+
+def _c(name: str, dtype: str, unit: str, description: str) -> Column:
+    return Column(name, dtype, unit, description)
+
+
+TABLES: dict[str, list[Column]] = {
+    "sessions": [
+        _c("id", "str", "", "session id (unique)"),
+        _c("source", "str", "", "file name of the recording it was built from"),
+        _c("source_sha256", "str", "", "sha256 of that file's bytes"),
+        _c("format", "str", "", "reader that read it (e.g. eyelink-asc)"),
+        _c("observer", "int32", "row", "row in /observers"),
+        _c("eye", "str", "", "eye whose fixations were used: L or R"),
+        _c("sampling_rate_hz", "float64", "Hz", "sampling rate"),
+        _c("screen_width_px", "int32", "px", "screen resolution, horizontal"),
+        _c("screen_height_px", "int32", "px", "screen resolution, vertical"),
+        _c("screen_width_cm", "float64", "cm", "visible screen width"),
+        _c("screen_height_cm", "float64", "cm", "visible screen height"),
+        _c("distance_cm", "float64", "cm", "viewing distance"),
+        _c("n_fixations_outside", "int64", "count", "fixations dropped because they fell outside the image"),
+    ],
+    "observers": [
+        _c("id", "str", "", "observer (participant) id (unique)"),
+        _c("metadata_json", "str", "", "free metadata as a JSON object"),
+    ],
+    "stimuli": [
+        _c("id", "str", "", "stimulus id (unique)"),
+        _c("file_name", "str", "", "image file name as shown"),
+        _c("label", "str", "", "class label / category ('' if none)"),
+        _c("split", "str", "", "split name: train, val, test or ''"),
+        _c("width_px", "int32", "image px", "image width"),
+        _c("height_px", "int32", "image px", "image height"),
+        _c("channels", "int32", "", "1 (grey) or 3 (RGB)"),
+        _c("stand_in", "uint8", "bool", "1 if the image is a stand-in for a stimulus the data did not ship"),
+        _c("sigma_px", "float64", "image px", "sigma of the stored saliency map"),
+    ],
+    "trials": [
+        _c("session", "int32", "row", "row in /sessions"),
+        _c("trial", "int32", "", "trial number in the recording (1-based)"),
+        _c("trial_id", "str", "", "the recording's trial id (TRIALID text)"),
+        _c("stimulus", "int32", "row", "row in /stimuli"),
+        _c("observer", "int32", "row", "row in /observers"),
+        _c("stimulus_onset_ms", "float64", "ms, recording clock", "when the image appeared"),
+        _c("offset_ms", "float64", "ms, recording clock", "end of the trial"),
+        _c("left_px", "float64", "screen px", "image top-left corner on the screen, x"),
+        _c("top_px", "float64", "screen px", "image top-left corner on the screen, y"),
+        _c("scale", "float64", "screen px per image px", "image scale on the screen"),
+    ],
+    "fixations": [
+        _c("stimulus", "int32", "row", "row in /stimuli"),
+        _c("observer", "int32", "row", "row in /observers"),
+        _c("trial", "int32", "row", "row in /trials"),
+        _c("x_px", "float32", "image px", "fixation position, from the image's left edge"),
+        _c("y_px", "float32", "image px", "fixation position, from the image's top edge"),
+        _c("onset_ms", "float64", "ms from stimulus onset", "fixation start"),
+        _c("duration_ms", "float32", "ms", "fixation duration"),
+        _c("order", "int32", "", "0-based position in the trial's sequence of fixations"),
+    ],
+}
+
+OPTIONAL_TABLES: dict[str, list[Column]] = {
+    "samples": [
+        _c("trial", "int32", "row", "row in /trials"),
+        _c("time_ms", "float64", "ms from stimulus onset", "sample time"),
+        _c("x_px", "float32", "screen px", "gaze, horizontal (NaN when missing)"),
+        _c("y_px", "float32", "screen px", "gaze, vertical (NaN when missing)"),
+        _c("pupil", "float32", "tracker units", "pupil size"),
+    ],
+}
+
+#: CSR offsets: rows of ``table`` for group value k are ``offsets[k]:offsets[k+1]``.
+INDEXES = {"fixations": ("stimulus", "stimuli"), "samples": ("trial", "trials")}
+
+
+def image_path(i: int) -> str:
+    """HDF5 path of stimulus row ``i``'s image (uint8, (height, width, channels))."""
+    return f"/stimuli/images/{i:06d}"
+
+
+def map_path(i: int) -> str:
+    """HDF5 path of stimulus row ``i``'s saliency map (float32, (height, width), sums to 1)."""
+    return f"/maps/saliency/{i:06d}"
+
+
+def parse_version(text: str) -> tuple[int, int]:
+    """``'1.2'`` -> ``(1, 2)``; raises ValueError on anything else."""
+    major, minor = str(text).split(".")
+    return int(major), int(minor)
+
+
+def write_table(parent: h5py.Group, name: str, df: pd.DataFrame, spec: list[Column]) -> h5py.Group:
+    """Write a DataFrame as a columnar table group (chunked, gzip + shuffle, resizable)."""
+    g = parent.create_group(name)
+    g.attrs["columns"] = json.dumps([c.name for c in spec])
+    n = len(df)
+    for col in spec:
+        values = df[col.name] if col.name in df.columns else pd.Series([None] * n)
+        if col.dtype == "str":
+            data = np.array(["" if v is None or v is pd.NA else str(v) for v in values], dtype=object)
+            dtype: Any = STR
+        else:
+            data = np.asarray(values, dtype=col.dtype)
+            dtype = col.dtype
+        ds = g.create_dataset(
+            col.name,
+            data=data,
+            dtype=dtype,
+            maxshape=(None,),
+            chunks=(max(1, min(TABLE_CHUNK_ROWS, n or 1)),),
+            compression="gzip",
+            compression_opts=4,
+            shuffle=col.dtype != "str",
+        )
+        ds.attrs["unit"] = col.unit
+        ds.attrs["description"] = col.description
+    return g
+
+
+def read_table(f: h5py.File | h5py.Group, name: str) -> pd.DataFrame:
+    """Read a columnar table group back into a DataFrame (all its columns, in stored order)."""
+    g = f[name]
+    names = json.loads(g.attrs["columns"]) if "columns" in g.attrs else list(g.keys())
+    names = names + [k for k in g.keys() if k not in names and isinstance(g[k], h5py.Dataset)]
+    cols: dict[str, Any] = {}
+    for c in names:
+        ds = g[c]
+        if h5py.check_string_dtype(ds.dtype) is not None:
+            cols[c] = pd.array(ds.asstr()[()], dtype="string")
+        else:
+            cols[c] = ds[()]
+    return pd.DataFrame(cols)
+
+
+def array_sha256(ds: h5py.Dataset) -> str:
+    """sha256 over a dataset's dtype, shape and C-ordered values (as stored, decompressed)."""
+    h = hashlib.sha256()
+    h.update(str(ds.dtype).encode())
+    h.update(str(ds.shape).encode())
+    if h5py.check_string_dtype(ds.dtype) is not None:
+        for s in ds.asstr()[()]:
+            h.update(s.encode("utf-8"))
+            h.update(b"\x00")
+    else:
+        h.update(np.ascontiguousarray(ds[()]).tobytes())
+    return h.hexdigest()
