@@ -14,8 +14,10 @@ duration follows the main sequence ``D = 2.2 ms/deg * A + 21 ms`` (Carpenter 198
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,7 +61,6 @@ class SimulatedGaze:
     blinks: pd.DataFrame
     sampling_rate_hz: float
     geometry: Geometry
-    messages: list[tuple[float, str]] = field(default_factory=list)
 
 
 def _min_jerk(u: np.ndarray) -> np.ndarray:
@@ -203,46 +204,17 @@ def _fmt(v: float) -> str:
     return "   ." if np.isnan(v) else f"{v:7.1f}"
 
 
-def write_asc(sim: SimulatedGaze, path: str | Path, *, eye: str = "L", start_ms: float = 100000.0) -> Path:
-    """Write a simulated recording as an EyeLink-style ASC file (atomically).
-
-    The ground-truth fixations, saccades and blinks are written as the tracker's own events
-    (``EFIX``/``ESACC``/``EBLINK``), so ``--algorithm eyelink`` reads the truth back. One trial
-    (``TRIALID 1`` ... ``TRIAL_RESULT 0``) spans the recording block.
-
-    Parameters
-    ----------
-    sim : SimulatedGaze
-        The simulation.
-    path : str or Path
-        Output ``.asc`` file.
-    eye : {'L', 'R'}, optional
-        Eye to label the data with (default L).
-    start_ms : float, optional
-        Tracker clock at the first sample, ms (default 100000).
-
-    Returns
-    -------
-    Path
-    """
-    eye = eye.upper()[:1]
-    if eye not in ("L", "R"):
-        raise ParameterError("eye", eye, "'L' or 'R'")
+def _trial_lines(
+    sim: SimulatedGaze, start_ms: float, eye: str, tfmt: Any, trial: int, messages: list[str]
+) -> tuple[list[str], float]:
+    """One trial: TRIALID, the trial's messages, a START..END block, TRIAL_RESULT; returns the end time."""
     word = "LEFT" if eye == "L" else "RIGHT"
-    g = sim.geometry
     t = sim.time_ms + start_ms
     dt = 1000.0 / sim.sampling_rate_hz
-    integer_times = float(dt).is_integer()
-    tfmt = (lambda v: f"{int(round(v))}") if integer_times else (lambda v: f"{v:.1f}")
     rate = f"{sim.sampling_rate_hz:7.2f}"
-    lines = [
-        "** CONVERTED FROM gazelab.simulation (simulated observer)",
-        "** TYPE: EDF_FILE BINARY EVENT SAMPLE TAGGED",
-        "** SOURCE: gazelab simulated observer",
-        "**",
-        "",
-        f"MSG\t{tfmt(start_ms - 50)} DISPLAY_COORDS 0 0 {g.width_px - 1} {g.height_px - 1}",
-        f"MSG\t{tfmt(start_ms - 40)} TRIALID 1",
+    lines = [f"MSG\t{tfmt(start_ms - 40)} TRIALID {trial}"]
+    lines += [f"MSG\t{tfmt(start_ms - 20)} {m}" for m in messages]
+    lines += [
         f"START\t{tfmt(start_ms)} \t{word}\tSAMPLES\tEVENTS",
         "PRESCALER\t1",
         "VPRESCALER\t1",
@@ -265,25 +237,87 @@ def write_asc(sim: SimulatedGaze, path: str | Path, *, eye: str = "L", start_ms:
     for r in sim.blinks.itertuples():
         add("EBLINK", r.onset_ms, r.offset_ms, r.offset_ms - r.onset_ms + dt)
     events.sort(key=lambda e: e[0])
-    flags = "..."
     sample_lines = [
-        f"{tfmt(ti)}\t{_fmt(xi)}\t{_fmt(yi)}\t{_fmt(pi)}\t{flags}"
+        f"{tfmt(ti)}\t{_fmt(xi)}\t{_fmt(yi)}\t{_fmt(pi)}\t..."
         for ti, xi, yi, pi in zip(t, sim.x_px, sim.y_px, sim.pupil, strict=True)
     ]
     # interleave events after the sample they end on
-    ev_times = np.array([e[0] for e in events])
-    pos = np.searchsorted(t, ev_times)
-    body: list[str] = []
+    pos = np.searchsorted(t, np.array([e[0] for e in events]))
     j = 0
     for i, line in enumerate(sample_lines):
         while j < len(events) and pos[j] <= i:
-            body.append(events[j][1])
+            lines.append(events[j][1])
             j += 1
-        body.append(line)
-    body.extend(e[1] for e in events[j:])
-    end = t[-1] + dt
-    lines += body
-    lines += [f"END\t{tfmt(end)} \tSAMPLES\tEVENTS\tRES\t  38.00\t  38.00", f"MSG\t{tfmt(end + 5)} TRIAL_RESULT 0", ""]
+        lines.append(line)
+    lines.extend(e[1] for e in events[j:])
+    end = float(t[-1] + dt)
+    lines += [f"END\t{tfmt(end)} \tSAMPLES\tEVENTS\tRES\t  38.00\t  38.00", f"MSG\t{tfmt(end + 5)} TRIAL_RESULT 0"]
+    return lines, end
+
+
+def write_asc(
+    sim: SimulatedGaze | Sequence[SimulatedGaze],
+    path: str | Path,
+    *,
+    eye: str = "L",
+    start_ms: float = 100000.0,
+    messages: Sequence[Sequence[str]] | None = None,
+    gap_ms: float = 1000.0,
+) -> Path:
+    """Write a simulated recording as an EyeLink-style ASC file (atomically).
+
+    Each simulation becomes one trial (``TRIALID k`` ... ``TRIAL_RESULT 0``) with its own
+    recording block. The ground-truth fixations, saccades and blinks are written as the
+    tracker's own events (``EFIX``/``ESACC``/``EBLINK``), so ``--algorithm eyelink`` reads the
+    truth back.
+
+    Parameters
+    ----------
+    sim : SimulatedGaze or sequence of SimulatedGaze
+        The simulation(s), one per trial, all on the same screen and at the same rate.
+    path : str or Path
+        Output ``.asc`` file.
+    eye : {'L', 'R'}, optional
+        Eye to label the data with (default L).
+    start_ms : float, optional
+        Tracker clock at the first sample, ms (default 100000).
+    messages : sequence of sequence of str, optional
+        Extra messages per trial, logged just before its block starts (e.g.
+        ``"!V IMGLOAD CENTER cat.png 960 540"``, ``"!V TRIAL_VAR condition faces"``).
+    gap_ms : float, optional
+        Time between one trial's end and the next one's start, ms (default 1000).
+
+    Returns
+    -------
+    Path
+    """
+    sims = [sim] if isinstance(sim, SimulatedGaze) else list(sim)
+    if not sims:
+        raise ParameterError("sim", sim, "at least one simulation")
+    eye = eye.upper()[:1]
+    if eye not in ("L", "R"):
+        raise ParameterError("eye", eye, "'L' or 'R'")
+    msgs = list(messages) if messages is not None else [[] for _ in sims]
+    if len(msgs) != len(sims):
+        raise ParameterError("messages", len(msgs), f"one list of messages per trial ({len(sims)})")
+    g = sims[0].geometry
+    dt = 1000.0 / sims[0].sampling_rate_hz
+    integer_times = float(dt).is_integer()
+    tfmt = (lambda v: f"{int(round(v))}") if integer_times else (lambda v: f"{v:.1f}")
+    lines = [
+        "** CONVERTED FROM gazelab.simulation (simulated observer)",
+        "** TYPE: EDF_FILE BINARY EVENT SAMPLE TAGGED",
+        "** SOURCE: gazelab simulated observer",
+        "**",
+        "",
+        f"MSG\t{tfmt(start_ms - 50)} DISPLAY_COORDS 0 0 {g.width_px - 1} {g.height_px - 1}",
+    ]
+    t0 = start_ms
+    for k, (one, extra) in enumerate(zip(sims, msgs, strict=True), start=1):
+        block, end = _trial_lines(one, t0, eye, tfmt, k, list(extra))
+        lines += block
+        t0 = float(np.ceil(end + gap_ms))
+    lines.append("")
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines), encoding="utf-8")

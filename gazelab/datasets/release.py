@@ -16,6 +16,7 @@ import hashlib
 import json
 import platform
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -408,6 +409,7 @@ def _existing(path: Path) -> dict[str, Any]:
         out["samples"] = schema.read_table(f, "samples") if "samples" in f else None
         out["history"] = json.loads(f["provenance"].attrs.get("history_json", "[]"))
         out["parameters"] = json.loads(f["provenance"].attrs.get("parameters_json", "{}"))
+        out["notes"] = [n for n in str(f["provenance"].attrs.get("notes", "")).split("\n") if n]
     return out
 
 
@@ -512,11 +514,13 @@ def build_dataset(
             str(i): (int(w), int(h)) for i, w, h in zip(st["id"], st["width_px"], st["height_px"], strict=True)
         }
     collected: list[_Session] = []
+    quality: list[str] = []  # the readers' data-quality warnings, kept in the file's provenance
     for p in tqdm([Path(s) for s in sessions], desc="sessions", unit="session", disable=_hide(show), leave=False):
         if previous is not None and p.name.split(".")[0] in set(previous["sessions"]["id"].astype(str)):
             raise ParameterError("sessions", str(p), "a recording not already in the dataset")
-        collected.append(
-            _collect_session(
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            session = _collect_session(
                 p,
                 screen_cm=screen_cm,
                 distance_cm=distance_cm,
@@ -532,7 +536,8 @@ def build_dataset(
                 detector_params=detector_params or {},
                 image_sizes=image_sizes,
             )
-        )
+        collected.append(session)
+        quality += [f"{p.name}: {w.message}" for w in caught if issubclass(w.category, UserWarning)]
     ids = [s.row["id"] for s in collected]
     if len(set(ids)) != len(ids):
         raise ParameterError("sessions", ids, "recordings with distinct file names")
@@ -545,9 +550,10 @@ def build_dataset(
             "sessions": [s.row["source"] for s in collected],
         }
     ]
-    notes = []
-    if tables["stimuli"]["stand_in"].astype(bool).any():
+    notes = list(previous["notes"]) if previous else []
+    if tables["stimuli"]["stand_in"].astype(bool).any() and STAND_IN_NOTE not in notes:
         notes.append(STAND_IN_NOTE)
+    notes += quality
     with atomic_path(out) as tmp:
         _write(
             tmp,

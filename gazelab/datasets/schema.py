@@ -174,7 +174,16 @@ def read_table(f: h5py.File | h5py.Group, name: str) -> pd.DataFrame:
     """Read a columnar table group back into a DataFrame (all its columns, in stored order)."""
     g = f[name]
     names = json.loads(g.attrs["columns"]) if "columns" in g.attrs else list(g.keys())
-    names = names + [k for k in g.keys() if k not in names and isinstance(g[k], h5py.Dataset)]
+    n = g[names[0]].shape[0] if names else 0
+    # columns a newer minor version added (same length) come along; indexes and groups do not
+    names = names + [
+        k
+        for k in g
+        if k not in names
+        and isinstance(g[k], h5py.Dataset)
+        and g[k].shape == (n,)
+        and k not in ("stimulus_offsets", "trial_offsets")
+    ]
     cols: dict[str, Any] = {}
     for c in names:
         ds = g[c]

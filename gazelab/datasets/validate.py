@@ -108,9 +108,12 @@ def validate(path: str | Path) -> list[Problem]:
             run(f"/{name}", lambda name=name, spec=spec: _check_table(f, name, spec, problems, lengths))
         if "samples" in f:
             run("/samples", lambda: _check_table(f, "samples", schema.OPTIONAL_TABLES["samples"], problems, lengths))
-        if all(k in lengths for k in schema.TABLES):
+        # each deeper check runs when the tables it reads are sound
+        if "stimuli" in lengths:
             run("/stimuli", lambda: _check_stimuli(f, problems, lengths))
+        if "stimuli" in lengths and "fixations" in lengths:
             run("/fixations", lambda: _check_fixations(f, problems, lengths))
+        if all(k in lengths for k in schema.TABLES):
             run("/trials", lambda: _check_references(f, problems, lengths))
         run("/checksums", lambda: _check_checksums(f, problems))
     return problems
@@ -163,7 +166,7 @@ def _check_stimuli(f: h5py.File, problems: list[Problem], lengths: dict[str, int
     w = st["width_px"][()]
     h = st["height_px"][()]
     ch = st["channels"][()]
-    offsets = f["fixations/stimulus_offsets"][()] if "stimulus_offsets" in f["fixations"] else None
+    offsets = f["fixations/stimulus_offsets"][()] if "fixations/stimulus_offsets" in f else None
     for i in range(lengths["stimuli"]):
         ip, mp = schema.image_path(i), schema.map_path(i)
         if ip not in f:
