@@ -97,8 +97,9 @@ def import_pysaliency() -> tuple[types.ModuleType | None, list[str]]:
             elif exc.name == "pkg_resources" and "pkg_resources" not in sys.modules:
                 stub = types.ModuleType("pkg_resources")
                 stub.resource_string = lambda *a, **k: b""  # type: ignore[attr-defined]
+                stub.resource_listdir = lambda *a, **k: []  # type: ignore[attr-defined]
                 sys.modules["pkg_resources"] = stub
-                notes.append("pkg_resources is missing (setuptools >= 81): stubbed (matlab models only)")
+                notes.append("pkg_resources missing (setuptools >= 81): stubbed (external models, data sets)")
             else:
                 notes.append(f"cannot import pysaliency: {type(exc).__name__}: {exc}")
                 return None, notes
@@ -136,12 +137,16 @@ def main() -> None:
         f"torch {dist_version('torch')}, setuptools {dist_version('setuptools')}"
     )
     malloc = {v: os.environ[v] for v in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_") if v in os.environ}
-    print(f"median of {n} timed runs (each over all {n_maps} maps) after 1 warm-up run, all in this process; "
-          f"glibc malloc env: {malloc or 'default'}")
+    print(
+        f"median of {n} timed runs (each over all {n_maps} maps) after 1 warm-up run, all in this process; "
+        f"glibc malloc env: {malloc or 'default'}"
+    )
     for note in notes:
         print(note)
     if psal is None:
-        print("PYSALIENCY UNAVAILABLE: the peer below is plain scipy.ndimage.gaussian_filter (fill + filter + normalise)")
+        print(
+            "PYSALIENCY UNAVAILABLE: the peer below is plain scipy.ndimage.gaussian_filter (fill + filter + normalise)"
+        )
 
     rng = np.random.default_rng(args.seed)
     images = [rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8) for _ in range(n_maps)]

@@ -37,7 +37,7 @@ from gazelab.preprocessing import detect_fixations, read
 from gazelab.preprocessing.maps import saliency_map, sigma_deg_to_image_px, to_image_px
 from gazelab.preprocessing.recording import Recording, eye_name
 
-__all__ = ["STAND_IN_NOTE", "BuildReport", "build_dataset", "load_image", "read_trial_table"]
+__all__ = ["STAND_IN_NOTE", "BuildReport", "build_dataset", "read_trial_table"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
 STAND_IN_NOTE = (
@@ -64,22 +64,6 @@ class BuildReport:
 
 
 # ---- inputs ------------------------------------------------------------------------------------
-
-
-def load_image(path: Path) -> np.ndarray:
-    """Decode an image file to uint8 ``(height, width, 3)`` (RGB) or ``(height, width, 1)`` (grey)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode in ("L", "I;16", "I", "F"):
-                arr = np.asarray(im.convert("L"))[:, :, None]
-            else:
-                arr = np.asarray(im.convert("RGB"))
-    except (OSError, ValueError) as exc:
-        raise ParseError(path, f"cannot decode the image ({exc})") from None
-    return np.ascontiguousarray(arr, dtype=np.uint8)
 
 
 _TRIAL_TABLE_REQUIRED = ("recording", "trial", "stimulus")
@@ -706,8 +690,21 @@ def _offsets(keys: np.ndarray, n: int) -> np.ndarray:
     return np.searchsorted(np.asarray(keys, dtype=np.int64), np.arange(n + 1), side="left").astype(np.int64)
 
 
-def _stand_in_image(w: int, h: int) -> np.ndarray:
-    return np.full((h, w, 3), 128, dtype=np.uint8)
+def _image_bytes(row: pd.Series) -> bytes:
+    """The bytes stored for a new stimulus: its file as published, or a PNG stand-in."""
+    w, h = int(row["width_px"]), int(row["height_px"])
+    if int(row["stand_in"]):
+        return schema.encode_png(np.full((h, w, 3), 128, dtype=np.uint8))
+    path = Path(row["_path"])
+    raw = path.read_bytes()
+    try:
+        schema.decode_image(raw)  # fully decodable, not just a valid header
+        got = schema.image_header(raw)
+    except (ValueError, OSError) as exc:
+        raise ParseError(path, f"cannot decode the image ({exc})") from None
+    if got[:2] != (w, h):
+        raise ParseError(path, f"image is {got[0]}x{got[1]}; expected {w}x{h}")
+    return raw
 
 
 def _write(
@@ -747,6 +744,7 @@ def _write(
                 "truncate_sigma": 4.0,
                 "sigma_deg": params["sigma_deg"],
                 "units": "probability per image pixel",
+                "stored_precision": f"float32 rounded to {24 - schema.MAP_DROPPED_BITS} significant bits",
             }
         )
         offsets = f["fixations/stimulus_offsets"][()]
@@ -757,16 +755,16 @@ def _write(
             if old is not None and i < n_old_stimuli:
                 old.copy(old[schema.image_path(i)], imgs, name=name)
             else:
-                img = _stand_in_image(w, h) if int(row["stand_in"]) else load_image(Path(row["_path"]))
-                if img.shape[:2] != (h, w):
-                    raise ParseError(row["_path"], f"image is {img.shape[1]}x{img.shape[0]}; expected {w}x{h}")
-                imgs.create_dataset(name, data=img, chunks=img.shape, compression="lzf")
-                stimuli.loc[i, "channels"] = img.shape[2]
+                raw = _image_bytes(row)
+                ds = imgs.create_dataset(name, data=np.frombuffer(raw, dtype=np.uint8))
+                _, _, channels, fmt = schema.image_header(raw)
+                ds.attrs["format"] = fmt
+                stimuli.loc[i, "channels"] = channels
             a, b = int(offsets[i]), int(offsets[i + 1])
             fx = fixations.iloc[a:b]
             sigma = float(row["sigma_px"]) if np.isfinite(row["sigma_px"]) else 1.0
-            m = saliency_map(fx["x_px"].to_numpy(), fx["y_px"].to_numpy(), (h, w), sigma).astype(np.float32)
-            ds = maps.create_dataset(name, data=m, chunks=m.shape, compression="lzf", shuffle=True)
+            m = schema.store_map(saliency_map(fx["x_px"].to_numpy(), fx["y_px"].to_numpy(), (h, w), sigma))
+            ds = maps.create_dataset(name, data=m, chunks=m.shape, compression="gzip", compression_opts=4, shuffle=True)
             ds.attrs["sigma_px"] = sigma
             ds.attrs["n_fixations"] = b - a
             if after_stimulus is not None:

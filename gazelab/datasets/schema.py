@@ -20,15 +20,20 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "INDEXES",
+    "MAP_DROPPED_BITS",
     "OPTIONAL_TABLES",
     "STR",
     "TABLES",
     "Column",
     "array_sha256",
+    "decode_image",
+    "encode_png",
+    "image_header",
     "image_path",
     "map_path",
     "parse_version",
     "read_table",
+    "store_map",
     "write_table",
 ]
 
@@ -127,12 +132,12 @@ INDEXES = {"fixations": ("stimulus", "stimuli"), "samples": ("trial", "trials")}
 
 
 def image_path(i: int) -> str:
-    """HDF5 path of stimulus row ``i``'s image (uint8, (height, width, channels))."""
+    """HDF5 path of stimulus row ``i``'s image: the encoded file bytes (uint8, 1-D; see :func:`decode_image`)."""
     return f"/stimuli/images/{i:06d}"
 
 
 def map_path(i: int) -> str:
-    """HDF5 path of stimulus row ``i``'s saliency map (float32, (height, width), sums to 1)."""
+    """HDF5 path of stimulus row ``i``'s saliency map (float32, (height, width), sums to 1; see :func:`store_map`)."""
     return f"/maps/saliency/{i:06d}"
 
 
@@ -206,3 +211,78 @@ def array_sha256(ds: h5py.Dataset) -> str:
     else:
         h.update(np.ascontiguousarray(ds[()]).tobytes())
     return h.hexdigest()
+
+
+#: Saliency maps are stored as float32 rounded to 16 significant bits (the lowest 8 of float32's 24
+#: mantissa bits zeroed, round to nearest): a relative error below 2**-16 (1.5e-5) per pixel, exact
+#: zeros kept, and about half the size once shuffled and compressed. The exact map is recomputable
+#: from the stored fixations and sigma (gazelab.preprocessing.maps.saliency_map).
+MAP_DROPPED_BITS = 8
+
+_GREY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
+
+
+def store_map(m: np.ndarray) -> np.ndarray:
+    """A saliency map as stored: float32 rounded to 16 significant bits (see :data:`MAP_DROPPED_BITS`)."""
+    u = np.ascontiguousarray(m, dtype=np.float32).view(np.uint32).copy()
+    u += np.uint32(1 << (MAP_DROPPED_BITS - 1))
+    u &= np.uint32((0xFFFFFFFF << MAP_DROPPED_BITS) & 0xFFFFFFFF)
+    return u.view(np.float32)
+
+
+def image_header(data: bytes | np.ndarray) -> tuple[int, int, int, str]:
+    """``(width, height, channels, format)`` of encoded image bytes, reading the header only.
+
+    Raises
+    ------
+    ValueError
+        If the bytes are not an image Pillow can identify.
+    """
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    raw = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
+    try:
+        with Image.open(io.BytesIO(raw)) as im:
+            return im.size[0], im.size[1], 1 if im.mode in _GREY_MODES else 3, str(im.format)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"not a decodable image: {exc}") from None
+
+
+def decode_image(data: bytes | np.ndarray, *, draft_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode stored image bytes to uint8 ``(height, width, 3)`` RGB or ``(height, width, 1)`` grey.
+
+    Parameters
+    ----------
+    data : bytes or ndarray of uint8
+        The encoded file (as stored under :func:`image_path`).
+    draft_size : (int, int), optional
+        ``(width, height)`` the caller will resize to: JPEGs are then decoded at the smallest
+        power-of-two reduction still at least that large (libjpeg's DCT scaling), much faster.
+    """
+    import io
+
+    from PIL import Image
+
+    raw = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
+    with Image.open(io.BytesIO(raw)) as im:
+        if draft_size is not None:
+            im.draft(im.mode if im.mode in ("RGB", "L") else "RGB", draft_size)
+        grey = im.mode in _GREY_MODES
+        arr = np.asarray(im.convert("L" if grey else "RGB"))
+    return np.ascontiguousarray(arr[:, :, None] if grey else arr, dtype=np.uint8)
+
+
+def encode_png(arr: np.ndarray) -> bytes:
+    """PNG bytes of a uint8 ``(h, w)``, ``(h, w, 1)`` or ``(h, w, 3)`` array (lossless)."""
+    import io
+
+    from PIL import Image
+
+    a = np.asarray(arr, dtype=np.uint8)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG", optimize=False)
+    return buf.getvalue()

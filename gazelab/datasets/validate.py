@@ -173,10 +173,22 @@ def _check_stimuli(f: h5py.File, problems: list[Problem], lengths: dict[str, int
             problems.append(Problem(ip, "missing image"))
         else:
             img = f[ip]
-            if img.dtype != np.uint8:
-                problems.append(Problem(ip, f"dtype {img.dtype}; expected uint8"))
-            if img.shape != (h[i], w[i], ch[i]) or ch[i] not in (1, 3):
-                problems.append(Problem(ip, f"shape {img.shape}; expected ({h[i]}, {w[i]}, 1 or 3) from /stimuli"))
+            if img.dtype != np.uint8 or img.ndim != 1:
+                problems.append(
+                    Problem(ip, f"dtype {img.dtype}, {img.ndim}-D; expected 1-D uint8 (encoded image bytes)")
+                )
+            else:
+                try:
+                    iw, ih, ic, _ = schema.image_header(img[()])
+                except ValueError as exc:
+                    problems.append(Problem(ip, str(exc)))
+                else:
+                    if (iw, ih, ic) != (w[i], h[i], ch[i]):
+                        problems.append(
+                            Problem(
+                                ip, f"image is {iw}x{ih} with {ic} channel(s); /stimuli says {w[i]}x{h[i]} with {ch[i]}"
+                            )
+                        )
         if mp not in f:
             problems.append(Problem(mp, "missing saliency map"))
             continue

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from gazelab.datasets import build_dataset, describe, validate, write_manifest
-from gazelab.datasets.schema import image_path, map_path, read_table
+from gazelab.datasets.schema import decode_image, image_path, map_path, read_table
 from gazelab.errors import ParameterError, ParseError
 from gazelab.preprocessing.maps import saliency_map
 from tests.conftest import read_quietly
@@ -33,7 +33,9 @@ def test_build_from_sessions_with_imgload(sessions, stimuli_dir, tmp_path):
         st = read_table(f, "stimuli")
         assert list(st["id"]) == ["beach", "forest", "face"]
         assert list(st["width_px"]) == [640, 400, 256] and list(st["channels"]) == [3, 3, 1]
-        assert f[image_path(2)].shape == (256, 256, 1) and f[image_path(2)].dtype == np.uint8
+        assert decode_image(f[image_path(2)][()]).shape == (256, 256, 1) and f[image_path(2)].dtype == np.uint8
+        assert f[image_path(0)].attrs["format"] == "PNG" and f[image_path(1)].attrs["format"] == "JPEG"
+        assert f[image_path(1)][()].tobytes() == (stimuli_dir / "forest.jpg").read_bytes()  # as published
         fx = read_table(f, "fixations")
         tr = read_table(f, "trials")
         # fixations are in image px, inside their image, sorted by stimulus; order is per trial
@@ -49,7 +51,8 @@ def test_build_from_sessions_with_imgload(sessions, stimuli_dir, tmp_path):
         sigma = float(st["sigma_px"][i])
         assert sigma == pytest.approx(2 * 60 * np.tan(np.radians(0.5)) / (37.5 / 1280) / 2.0)
         m = saliency_map(sub["x_px"], sub["y_px"], (300, 400), sigma)
-        np.testing.assert_allclose(f[map_path(i)][()], m, atol=1e-7)
+        np.testing.assert_allclose(f[map_path(i)][()], m, rtol=2**-16 + 2**-23, atol=0)  # 16 bits + float32
+        assert f[map_path(i)][()].sum() == pytest.approx(1.0, abs=1e-4)
         prov = json.loads(f["provenance"].attrs["history_json"])
         assert prov[0]["action"] == "build" and prov[0]["sessions"] == ["P01.asc", "P02.asc", "P03.asc"]
     info = describe(out)
@@ -112,7 +115,7 @@ def test_append_keeps_earlier_data(sessions, stimuli_dir, tmp_path):
     with h5py.File(out, "r") as f:
         after = read_table(f, "fixations")
         assert list(read_table(f, "observers")["id"])[:2] == obs_before
-        np.testing.assert_array_equal(f[image_path(0)][()], img0)
+        np.testing.assert_array_equal(f[image_path(0)][()], img0)  # the published bytes, unchanged
         hist = json.loads(f["provenance"].attrs["history_json"])
     assert [h["action"] for h in hist] == ["build", "append"]
     key = ["stimulus", "observer", "trial", "order", "x_px", "y_px"]
