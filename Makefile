@@ -37,6 +37,8 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench_asc.py
 	$(BIN)/python benchmarks/bench_events.py
 	$(BIN)/python benchmarks/efix_agreement.py
+	$(BIN)/python benchmarks/bench_maps.py
+	$(BIN)/python benchmarks/bench_hdf5_layout.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -33,6 +33,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp_path
         with tmp_path.open("rb") as fh:  # on disk before it gets the final name
             os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

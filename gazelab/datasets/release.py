@@ -41,9 +41,10 @@ __all__ = ["STAND_IN_NOTE", "BuildReport", "build_dataset", "read_trial_table"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
 STAND_IN_NOTE = (
-    "The recordings did not ship their stimuli: each trial is mapped to a uniform grey stand-in "
-    "image of the screen's size placed at the screen's top-left corner (image px = screen px). "
-    "Stand-in stimuli have stimuli/stand_in = 1."
+    "The recordings did not ship their stimuli: each trial without an available stimulus is mapped to a "
+    "uniform grey stand-in image of the screen's size placed at the screen's top-left corner (image px = "
+    "screen px), under the name the recording gives (or stand-in-WxH). Stand-in stimuli have "
+    "stimuli/stand_in = 1."
 )
 
 
@@ -288,6 +289,10 @@ def _collect_session(
                 "supply --trial-table, or --stand-in for recordings that shipped no stimuli",
             )
         stim_id = Path(spec["file_name"]).stem
+        if stand_in and not spec["stand_in"] and stim_id not in image_sizes:
+            available = stimuli_dir is not None and (stimuli_dir / spec["file_name"]).is_file()
+            if not available:  # named but not shipped: a screen-sized stand-in under its own id
+                spec.update({"stand_in": True, "how": "top_left", "x": 0.0, "y": 0.0, "w": None, "scale": 1.0})
         if spec["stand_in"]:
             image_sizes.setdefault(stim_id, (geometry.width_px, geometry.height_px))
             spec["path"] = None
