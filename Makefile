@@ -13,7 +13,7 @@ BENCH_STAMP := $(VENV)/.gazelab-bench-installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,torch]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -29,7 +29,7 @@ test: lint
 	$(BIN)/python -m pytest
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,bench]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,torch,bench]"
 	touch $(BENCH_STAMP)
 
 # benchmarks against the peers (pymovements, MNE); run by hand, not in CI

@@ -329,6 +329,42 @@ def build_cmd(
         click.echo(f"note: {note}")
 
 
+@cli.command("import")
+@click.argument("layout", type=click.Choice(["nus-scene"]))
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The dataset file (.h5)."
+)
+@click.option(
+    "--sigma-px",
+    type=float,
+    default=None,
+    help="Saliency-map sigma in image px (default: the importer's documented choice).",
+)
+def import_cmd(layout: str, source: Path, out: Path, sigma_px: float | None) -> None:
+    """Import a public saliency dataset in its published LAYOUT from the folder SOURCE."""
+    from gazelab.datasets.importers import get_importer
+
+    kwargs = {} if sigma_px is None else {"sigma_px": sigma_px}
+    report = get_importer(layout)(source, out, **kwargs)
+    click.echo(
+        f"imported {layout} into {report.path}: {report.observers} observers, {report.stimuli} stimuli, "
+        f"{report.fixations} fixations ({report.fixations_outside} outside the images, dropped); "
+        f"{report.size_bytes / 1e6:.1f} MB in {report.seconds:.1f} s"
+    )
+
+
+@cli.command("export")
+@click.argument("layout", type=click.Choice(["folder"]))
+@click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+def export_cmd(layout: str, dataset: Path, out: Path) -> None:
+    """Export DATASET.h5 to a LAYOUT: folder = images/ + maps/*.png + fixations.csv + stimuli.csv."""
+    from gazelab.datasets.exporters import export_folder
+
+    click.echo(f"wrote {export_folder(dataset, out)}")
+
+
 @cli.command("validate")
 @click.argument("dataset", type=click.Path(dir_okay=False, path_type=Path))
 def validate_cmd(dataset: Path) -> None:

@@ -45,7 +45,7 @@ FORMAT_NAME = "gazelab-gaze-dataset"
 FORMAT_VERSION = "1.0"
 
 STR = h5py.string_dtype("utf-8")
-TABLE_CHUNK_ROWS = 65536
+TABLE_CHUNK_ROWS = 4096  # small enough that one stimulus's rows decompress in microseconds
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,38 @@ def image_path(i: int) -> str:
 def map_path(i: int) -> str:
     """HDF5 path of stimulus row ``i``'s saliency map (float32, (height, width), sums to 1; see :func:`store_map`)."""
     return f"/maps/saliency/{i:06d}"
+
+
+#: Shorter side, px, of the saliency-map previews stored for fast loading at training sizes.
+PREVIEW_SIDE = 256
+
+
+def preview_path(i: int) -> str:
+    """HDF5 path of stimulus row ``i``'s saliency-map preview (see :func:`preview_map`)."""
+    return f"/maps/saliency_preview/{i:06d}"
+
+
+def preview_shape(height: int, width: int) -> tuple[int, int]:
+    """``(h, w)`` of the preview of a ``height x width`` map: the shorter side reduced to PREVIEW_SIDE px
+    (maps smaller than that keep their size)."""
+    s = min(1.0, PREVIEW_SIDE / min(height, width))
+    return max(1, round(height * s)), max(1, round(width * s))
+
+
+def preview_map(m: np.ndarray) -> np.ndarray:
+    """Box-filtered (area-averaged) reduction of a map to :func:`preview_shape`, renormalised to sum 1."""
+    from PIL import Image
+
+    h, w = preview_shape(*m.shape)
+    if (h, w) == m.shape:
+        small = np.asarray(m, dtype=np.float64)
+    else:
+        small = np.asarray(
+            Image.fromarray(np.asarray(m, dtype=np.float32), mode="F").resize((w, h), Image.BOX), dtype=np.float64
+        )
+    small = np.clip(small, 0, None)
+    total = small.sum()
+    return small / total if total > 0 else small
 
 
 def parse_version(text: str) -> tuple[int, int]:
@@ -270,8 +302,10 @@ def decode_image(data: bytes | np.ndarray, *, draft_size: tuple[int, int] | None
         if draft_size is not None:
             im.draft(im.mode if im.mode in ("RGB", "L") else "RGB", draft_size)
         grey = im.mode in _GREY_MODES
-        arr = np.asarray(im.convert("L" if grey else "RGB"))
-    return np.ascontiguousarray(arr[:, :, None] if grey else arr, dtype=np.uint8)
+        want = "L" if grey else "RGB"
+        arr = np.asarray(im if im.mode == want else im.convert(want))
+    arr = arr[:, :, None] if grey else arr
+    return arr if arr.flags.writeable and arr.flags.c_contiguous else np.array(arr, dtype=np.uint8, order="C")
 
 
 def encode_png(arr: np.ndarray) -> bytes:

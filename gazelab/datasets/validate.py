@@ -189,27 +189,34 @@ def _check_stimuli(f: h5py.File, problems: list[Problem], lengths: dict[str, int
                                 ip, f"image is {iw}x{ih} with {ic} channel(s); /stimuli says {w[i]}x{h[i]} with {ch[i]}"
                             )
                         )
-        if mp not in f:
-            problems.append(Problem(mp, "missing saliency map"))
-            continue
-        m = f[mp]
-        if m.dtype != np.float32:
-            problems.append(Problem(mp, f"dtype {m.dtype}; expected float32"))
-        if m.shape != (h[i], w[i]):
-            problems.append(Problem(mp, f"shape {m.shape}; expected ({h[i]}, {w[i]}) from /stimuli"))
-        data = m[()].astype(np.float64)
-        if not np.isfinite(data).all():
-            problems.append(Problem(mp, f"{int((~np.isfinite(data)).sum())} non-finite values (NaN/inf)"))
-            continue
-        if (data < 0).any():
-            problems.append(Problem(mp, f"{int((data < 0).sum())} negative values; a density is >= 0"))
-        n_fix = (
-            int(offsets[i + 1] - offsets[i]) if offsets is not None and len(offsets) == lengths["stimuli"] + 1 else None
-        )
-        total = float(data.sum())
-        expected = 0.0 if n_fix == 0 else 1.0
-        if abs(total - expected) > MAP_SUM_TOLERANCE:
-            problems.append(Problem(mp, f"sums to {total:.6g}; expected {expected:g} (normalised density)"))
+        n_fix = None
+        if offsets is not None and len(offsets) == lengths["stimuli"] + 1:
+            n_fix = int(offsets[i + 1] - offsets[i])
+        _check_map(f, mp, (h[i], w[i]), n_fix, problems, "saliency map")
+        _check_map(f, schema.preview_path(i), schema.preview_shape(h[i], w[i]), n_fix, problems, "saliency preview")
+
+
+def _check_map(
+    f: h5py.File, mp: str, shape: tuple[int, int], n_fix: int | None, problems: list[Problem], what: str
+) -> None:
+    if mp not in f:
+        problems.append(Problem(mp, f"missing {what}"))
+        return
+    m = f[mp]
+    if m.dtype != np.float32:
+        problems.append(Problem(mp, f"dtype {m.dtype}; expected float32"))
+    if m.shape != tuple(int(v) for v in shape):
+        problems.append(Problem(mp, f"shape {m.shape}; expected {tuple(int(v) for v in shape)} from /stimuli"))
+    data = m[()].astype(np.float64)
+    if not np.isfinite(data).all():
+        problems.append(Problem(mp, f"{int((~np.isfinite(data)).sum())} non-finite values (NaN/inf)"))
+        return
+    if (data < 0).any():
+        problems.append(Problem(mp, f"{int((data < 0).sum())} negative values; a density is >= 0"))
+    total = float(data.sum())
+    expected = 0.0 if n_fix == 0 else 1.0
+    if abs(total - expected) > MAP_SUM_TOLERANCE:
+        problems.append(Problem(mp, f"sums to {total:.6g}; expected {expected:g} (normalised density)"))
 
 
 def _check_fixations(f: h5py.File, problems: list[Problem], lengths: dict[str, int]) -> None:

@@ -1,0 +1,213 @@
+"""Importer for the NUS scene saliency dataset (Liang, Jiang, Liang & Zhao; 500 SUN2012 images).
+
+Layout (as published in the MIT-licensed repository Yanakz/Scene): ``stimuli/001.jpg`` ...
+``stimuli/500.jpg``; ``fixations.mat`` with the variable ``fixations``, a 500 x 12 MATLAB cell
+array (row = image in file-name order, column = observer); each non-empty cell an N x 4 array,
+one row per fixation in viewing order; ``imgInfo.mat`` with ``imgInfo.size`` (rows, columns).
+
+Coordinate convention, verified here: columns 1-2 are (row y, column x) in image pixels: on the
+non-square images the first column never exceeds the number of rows and the second spans the
+columns (e.g. image 003, 1200 x 1600: column 1 in 455-1123, column 2 in 99-1482), and overlays of
+the points fall on the scenes' objects. They are MATLAB pixel coordinates (pixel centres at
+1..N), converted to gazelab's continuous image px by subtracting 0.5; columns 3-4 are onset and
+duration in seconds, converted to ms. Points outside the image are dropped and counted.
+
+The screen geometry of the experiment is not in the files, so the saliency maps' sigma is given
+in image px: by default 3 % of the image's larger side (about 1 deg for an image spanning some
+33 deg, a typical full-screen presentation), recorded in the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gazelab.datasets.importers import register_importer
+from gazelab.datasets.release import BuildReport, write_tables
+from gazelab.datasets.schema import image_header
+from gazelab.errors import ParameterError, ParseError
+
+__all__ = ["import_nus_scene"]
+
+CITATION = (
+    "H. Liang, M. Jiang, R. Liang, Q. Zhao. Saliency prediction with scene structural guidance. "
+    "Journal of Visual Communication and Image Representation, 2017."
+)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@register_importer("nus-scene")
+def import_nus_scene(
+    source: str | Path,
+    out: str | Path,
+    *,
+    sigma_px: float | None = None,
+    sigma_fraction: float = 0.03,
+    progress: bool | None = None,
+) -> BuildReport:
+    """Import the NUS scene dataset folder into a gazelab HDF5 release.
+
+    Parameters
+    ----------
+    source : path
+        The folder with ``stimuli/``, ``fixations.mat`` (and ``imgInfo.mat``, ``LICENSE.txt``).
+    out : path
+        The dataset file to write (atomically).
+    sigma_px : float, optional
+        Saliency-map sigma in image px for every image; default ``sigma_fraction`` of each
+        image's larger side.
+    sigma_fraction : float, optional
+        See ``sigma_px`` (default 0.03).
+    progress : bool or None, optional
+        Progress bar (None: on a terminal).
+
+    Returns
+    -------
+    BuildReport
+
+    Raises
+    ------
+    ParseError
+        If the folder does not have the published layout (naming the file and what was expected).
+    """
+    from scipy.io import loadmat
+
+    src = Path(source)
+    mat = src / "fixations.mat"
+    stim_dir = src / "stimuli"
+    if not mat.is_file() or not stim_dir.is_dir():
+        raise ParseError(src, "expected the NUS scene layout: fixations.mat and stimuli/*.jpg")
+    if sigma_px is not None and not sigma_px > 0:
+        raise ParameterError("sigma_px", sigma_px, "a sigma > 0 (image px)")
+    try:
+        cells = loadmat(mat)["fixations"]
+    except (KeyError, ValueError, OSError) as exc:
+        raise ParseError(mat, f"no readable MATLAB variable 'fixations' ({exc})") from None
+    if cells.ndim != 2 or cells.dtype != object:
+        raise ParseError(mat, f"'fixations' is {cells.dtype} {cells.shape}; expected a cell array images x observers")
+    files = sorted(stim_dir.glob("*.jpg"))
+    if len(files) != cells.shape[0]:
+        raise ParseError(stim_dir, f"{len(files)} images; fixations.mat has {cells.shape[0]} rows")
+    _n_img, n_obs = cells.shape
+    stim_rows, trial_rows, fix_parts = [], [], []
+    outside = np.zeros(n_obs, dtype=np.int64)
+    for i, path in enumerate(files):
+        w, h, _, _ = image_header(path.read_bytes())
+        sig = float(sigma_px) if sigma_px is not None else sigma_fraction * max(w, h)
+        stim_rows.append(
+            {
+                "id": path.stem,
+                "file_name": path.name,
+                "label": "",
+                "split": "",
+                "width_px": w,
+                "height_px": h,
+                "channels": 3,
+                "stand_in": 0,
+                "sigma_px": sig,
+                "_path": path,
+            }
+        )
+        for k in range(n_obs):
+            cell = np.asarray(cells[i, k], dtype=float)
+            if cell.size == 0:
+                continue
+            if cell.ndim != 2 or cell.shape[1] != 4:
+                raise ParseError(
+                    mat, f"cell ({i + 1}, {k + 1}) is {cell.shape}; expected N x 4 (y, x, onset s, duration s)"
+                )
+            y, x = cell[:, 0] - 0.5, cell[:, 1] - 0.5
+            inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+            outside[k] += int((~inside).sum())
+            t = len(trial_rows)
+            onset, dur = cell[:, 2] * 1000.0, cell[:, 3] * 1000.0
+            trial_rows.append(
+                {
+                    "session": k,
+                    "trial": i + 1,
+                    "trial_id": path.stem,
+                    "stimulus": i,
+                    "observer": k,
+                    "stimulus_onset_ms": 0.0,
+                    "offset_ms": float(np.max(onset + dur)),
+                    "left_px": 0.0,
+                    "top_px": 0.0,
+                    "scale": 1.0,
+                }
+            )
+            fix_parts.append(
+                pd.DataFrame(
+                    {
+                        "stimulus": i,
+                        "observer": k,
+                        "trial": t,
+                        "x_px": x[inside],
+                        "y_px": y[inside],
+                        "onset_ms": onset[inside],
+                        "duration_ms": dur[inside],
+                        "order": np.flatnonzero(inside),
+                    }
+                )
+            )
+    mat_sha = _sha256(mat)
+    sessions = pd.DataFrame(
+        {
+            "id": [f"observer{k + 1:02d}" for k in range(n_obs)],
+            "source": mat.name,
+            "source_sha256": mat_sha,
+            "format": "nus-scene",
+            "observer": np.arange(n_obs),
+            "eye": "",
+            "sampling_rate_hz": np.nan,
+            "screen_width_px": 0,
+            "screen_height_px": 0,
+            "screen_width_cm": np.nan,
+            "screen_height_cm": np.nan,
+            "distance_cm": np.nan,
+            "n_fixations_outside": outside,
+        }
+    )
+    observers = pd.DataFrame({"id": [f"observer{k + 1:02d}" for k in range(n_obs)], "metadata_json": "{}"})
+    tables = {
+        "sessions": sessions,
+        "observers": observers,
+        "stimuli": pd.DataFrame(stim_rows),
+        "trials": pd.DataFrame(trial_rows),
+        "fixations": pd.concat(fix_parts, ignore_index=True),
+        "samples": None,
+    }
+    licence = (
+        (src / "LICENSE.txt").read_text(encoding="utf-8", errors="replace")
+        if (src / "LICENSE.txt").is_file()
+        else "MIT"
+    )
+    params = {
+        "importer": "nus-scene",
+        "sigma_px": sigma_px,
+        "sigma_fraction": None if sigma_px else sigma_fraction,
+        "coordinates": "MATLAB (row, column) pixel centres, minus 0.5 -> image px",
+        "licence": licence,
+        "citation": CITATION,
+        "source_url": "https://github.com/Yanakz/Scene",
+    }
+    notes = [
+        "Imported from the NUS scene saliency dataset (fixations.mat, stimuli/); screen geometry unknown: "
+        "sessions hold one row per observer with unknown screen (0 / NaN), trials place each image at the origin "
+        "with scale 1 (image px = display px).",
+    ]
+    return write_tables(
+        out,
+        tables,
+        params,
+        notes=notes,
+        title="NUS scene saliency (500 SUN2012 images)",
+        action="import nus-scene",
+        sources=[mat.name, "stimuli/"],
+        progress=progress,
+    )
