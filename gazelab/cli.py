@@ -355,14 +355,58 @@ def import_cmd(layout: str, source: Path, out: Path, sigma_px: float | None) -> 
 
 
 @cli.command("export")
-@click.argument("layout", type=click.Choice(["folder"]))
-@click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("layout", type=click.Choice(["folder", "bids"]))
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
-def export_cmd(layout: str, dataset: Path, out: Path) -> None:
-    """Export DATASET.h5 to a LAYOUT: folder = images/ + maps/*.png + fixations.csv + stimuli.csv."""
-    from gazelab.datasets.exporters import export_folder
+@click.option("--subject", default=None, help="bids: subject label (letters and digits).")
+@click.option("--session", default=None, help="bids: session label.")
+@click.option("--task", default="freeview", show_default=True, help="bids: task label.")
+@click.option("--screen-cm", nargs=2, type=float, default=None, metavar="W H", help="bids: screen size in cm.")
+@click.option("--distance-cm", type=float, default=None, help="bids: viewing distance in cm.")
+@click.option("--screen-px", nargs=2, type=int, default=None, metavar="W H", help="bids: screen resolution.")
+def export_cmd(
+    layout: str,
+    source: Path,
+    out: Path,
+    subject: str | None,
+    session: str | None,
+    task: str,
+    screen_cm: tuple[float, float] | None,
+    distance_cm: float | None,
+    screen_px: tuple[int, int] | None,
+) -> None:
+    """Export SOURCE to a LAYOUT.
 
-    click.echo(f"wrote {export_folder(dataset, out)}")
+    \b
+    folder: SOURCE is a dataset .h5 -> images/ + maps/*.png + fixations.csv + stimuli.csv
+    bids:   SOURCE is a recording   -> BIDS eye-tracking (physio.tsv.gz + json, events)
+    """
+    from gazelab.errors import ParameterError
+
+    if layout == "folder":
+        from gazelab.datasets.exporters import export_folder
+
+        click.echo(f"wrote {export_folder(source, out)}")
+        return
+    from gazelab.datasets.exporters import export_bids
+    from gazelab.geometry import Geometry
+    from gazelab.preprocessing import read
+
+    if subject is None or screen_cm is None or distance_cm is None:
+        raise ParameterError("--subject/--screen-cm/--distance-cm", None, "all three for a BIDS export")
+    rec = read(source)
+    size = screen_px or rec.screen_px
+    if size is None:
+        raise ParameterError("--screen-px", None, f"the screen resolution: {source} does not state it")
+    files = export_bids(
+        rec,
+        Geometry(size[0], size[1], screen_cm[0], screen_cm[1], distance_cm),
+        out,
+        subject=subject,
+        session=session,
+        task=task,
+    )
+    click.echo(f"wrote {len(files)} BIDS files under {out}")
 
 
 @cli.command("validate")
