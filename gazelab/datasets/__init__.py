@@ -13,7 +13,7 @@ from gazelab.datasets.release import BuildReport, build_dataset, read_trial_tabl
 from gazelab.datasets.schema import FORMAT_NAME, FORMAT_VERSION
 from gazelab.datasets.validate import Problem, validate
 
-_TORCH_NAMES = {"GazeDataset", "make_splits", "collate_gaze", "Split", "TARGETS"}
+_TORCH_NAMES = {"GazeDataset", "GazeClipDataset", "make_splits", "collate_gaze", "Split", "TARGETS"}
 
 
 def __getattr__(name: str) -> Any:
@@ -28,6 +28,7 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "BuildReport",
+    "GazeClipDataset",
     "GazeDataset",
     "Problem",
     "Split",

@@ -341,3 +341,111 @@ def collate_gaze(batch: list[dict[str, Any]]) -> dict[str, Any]:
         else:
             out[key] = values
     return out
+
+
+class GazeClipDataset(torch.utils.data.Dataset):
+    """Clips of T frames of the videos in a dataset, with their per-frame saliency maps.
+
+    Parameters
+    ----------
+    path : str or Path
+        A dataset with a ``/videos`` part (see :func:`gazelab.datasets.video.build_video_dataset`).
+    clip_len : int
+        Frames per clip (T).
+    stride : int, optional
+        Frames between the starts of consecutive clips of a video (default ``clip_len``:
+        non-overlapping clips); a video shorter than ``clip_len`` gives no clip.
+    split : str, optional
+        Keep the videos whose ``split`` equals this.
+    transform : callable, optional
+        Joint geometric transform on ``{'image': (T, 3, H, W), 'saliency': (T, 1, h, w)}``: the
+        same window and flip for every frame of a clip.
+    image_transform : callable, optional
+        Photometric transform on the frames tensor only.
+
+    Notes
+    -----
+    Items: ``frames`` (float32 ``(T, 3, H, W)`` in [0, 1]), ``saliency`` (float32
+    ``(T, 1, h, w)``, each frame summing to 1, or 0 for a frame without fixations), ``label``,
+    ``video`` (id), ``start_frame``, ``index``. Frames are decoded lazily, only those of the clip.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        clip_len: int,
+        *,
+        stride: int | None = None,
+        split: str | None = None,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        image_transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
+        if clip_len < 1:
+            raise ParameterError("clip_len", clip_len, "a number of frames >= 1")
+        stride = clip_len if stride is None else stride
+        if stride < 1:
+            raise ParameterError("stride", stride, "a number of frames >= 1")
+        self.path = Path(path)
+        self.clip_len = clip_len
+        self.transform = transform
+        self.image_transform = image_transform
+        try:
+            f = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise ParseError(self.path, f"not a readable HDF5 file ({exc})") from None
+        with f:
+            check_format(f, self.path)
+            if "videos" not in f:
+                raise ParseError(self.path, "the dataset has no /videos part (build it with build_video_dataset)")
+            v = schema.read_table(f, "videos")
+        keep = np.ones(len(v), bool) if split is None else (v["split"].astype(str) == split).to_numpy()
+        if split is not None and not keep.any():
+            raise ParameterError("split", split, f"a split of the videos {sorted(set(v['split'].astype(str)))}")
+        self.videos = v
+        self.clips = [
+            (i, s) for i in np.flatnonzero(keep) for s in range(0, int(v["n_frames"][i]) - clip_len + 1, stride)
+        ]
+        self._draft = GazeDataset._draft_size(transform)
+        self._file: h5py.File | None = None
+        self._pid: int | None = None
+
+    _h5 = GazeDataset._h5
+    __getstate__ = GazeDataset.__getstate__
+    close = GazeDataset.close
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} clips")
+        i, start = self.clips[index]
+        f = self._h5()
+        frames_ds = f[schema.frames_path(i)]
+        imgs = []
+        for k in range(start, start + self.clip_len):
+            img = schema.decode_image(frames_ds[k], draft_size=self._draft)
+            imgs.append(np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img)
+        frames = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2)  # uint8 through the geometric transforms
+        maps = torch.from_numpy(f[schema.video_map_path(i)][start : start + self.clip_len])[:, None]
+        sample: dict[str, Any] = {
+            "image": frames,
+            "saliency": maps,
+            "frame": (int(self.videos["width_px"][i]), int(self.videos["height_px"][i])),
+        }
+        if self.transform is not None:
+            sample = self.transform(sample)
+        out_frames = sample["image"].float().div_(255.0) if sample["image"].dtype == torch.uint8 else sample["image"]
+        if self.image_transform is not None:
+            out_frames = self.image_transform(out_frames)
+        return {
+            "frames": out_frames,
+            "saliency": sample["saliency"],
+            "label": str(self.videos["label"][i]),
+            "video": str(self.videos["id"][i]),
+            "start_frame": start,
+            "index": index,
+        }
+
+    def __repr__(self) -> str:
+        return f"GazeClipDataset({str(self.path)!r}, {len(self)} clips of {self.clip_len} frames)"

@@ -127,6 +127,41 @@ OPTIONAL_TABLES: dict[str, list[Column]] = {
     ],
 }
 
+#: Optional video part (``/videos``): per-video table, per-frame encoded images, fixations on
+#: videos, and per-frame saliency maps (see docs/hdf5-format.md, "Videos").
+VIDEO_TABLES: dict[str, list[Column]] = {
+    "videos": [
+        _c("id", "str", "", "video id (unique)"),
+        _c("file_name", "str", "", "source (video file or frame folder) name"),
+        _c("label", "str", "", "class label (e.g. the action), '' if none"),
+        _c("split", "str", "", "split name or ''"),
+        _c("width_px", "int32", "frame px", "frame width"),
+        _c("height_px", "int32", "frame px", "frame height"),
+        _c("n_frames", "int32", "count", "number of frames"),
+        _c("fps", "float64", "frames/s", "frame rate"),
+        _c("sigma_px", "float64", "frame px", "sigma of the per-frame saliency maps (in frame px)"),
+    ],
+    "videos/fixations": [
+        _c("video", "int32", "row", "row in /videos"),
+        _c("observer", "int32", "row", "row in /observers"),
+        _c("x_px", "float32", "frame px", "fixation position from the frame's left edge"),
+        _c("y_px", "float32", "frame px", "fixation position from the frame's top edge"),
+        _c("onset_ms", "float64", "ms from video start", "fixation start"),
+        _c("duration_ms", "float32", "ms", "fixation duration"),
+    ],
+}
+
+
+def frames_path(i: int) -> str:
+    """HDF5 path of video row ``i``'s frames: vlen uint8, one encoded image per frame."""
+    return f"/videos/frames/{i:06d}"
+
+
+def video_map_path(i: int) -> str:
+    """HDF5 path of video row ``i``'s per-frame saliency maps: float32 (n_frames, h, w), each sums to 1 (or 0)."""
+    return f"/maps/video_saliency/{i:06d}"
+
+
 #: CSR offsets: rows of ``table`` for group value k are ``offsets[k]:offsets[k+1]``.
 INDEXES = {"fixations": ("stimulus", "stimuli"), "samples": ("trial", "trials")}
 
@@ -240,6 +275,10 @@ def array_sha256(ds: h5py.Dataset) -> str:
         for s in ds.asstr()[()]:
             h.update(s.encode("utf-8"))
             h.update(b"\x00")
+    elif h5py.check_vlen_dtype(ds.dtype) is not None:  # e.g. video frames: hash each element's bytes
+        for item in ds[()]:
+            h.update(str(len(item)).encode())
+            h.update(np.ascontiguousarray(item).tobytes())
     else:
         h.update(np.ascontiguousarray(ds[()]).tobytes())
     return h.hexdigest()

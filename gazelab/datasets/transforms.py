@@ -1,6 +1,7 @@
 """Joint transforms for gaze samples: geometry applied identically to image, maps and fixations.
 
-A *sample* is a dict with ``image`` (tensor ``(C, H, W)``: uint8 while the dataset applies the
+A *sample* is a dict with ``image`` (tensor ``(C, H, W)``, or ``(T, C, H, W)`` for a video clip,
+whose frames all get the same transform; uint8 while the dataset applies the
 geometric transforms, float in [0, 1] afterwards), optional maps (``saliency``,
 ``fixation_map``: ``(1, h, w)`` tensors, possibly at another resolution than the image until
 the first :class:`Resize`), ``fixations`` (float tensor ``(N, 2)`` of ``(x, y)`` in the
@@ -38,8 +39,17 @@ def _size(size: int | Sequence[int]) -> tuple[int, int]:
 
 
 def _renorm(m: torch.Tensor) -> torch.Tensor:
-    total = m.sum()
-    return m / total if total > 0 else m
+    """Renormalise each map (the last two dims) to sum 1; all-zero maps stay zero."""
+    total = m.sum(dim=(-2, -1), keepdim=True)
+    return torch.where(total > 0, m / total.clamp_min(torch.finfo(m.dtype).tiny), m)
+
+
+def _resize(t: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Antialiased bilinear resize of (..., C, H, W) (a clip's frames are resized together)."""
+    lead = t.shape[:-3]
+    flat = t.reshape(-1, *t.shape[-3:])
+    out = F.interpolate(flat, size=size, mode="bilinear", antialias=True, align_corners=False)
+    return out.reshape(*lead, *out.shape[-3:])
 
 
 class Compose:
@@ -72,13 +82,9 @@ class Resize:
 
     def __call__(self, sample: Sample) -> Sample:
         h, w = self.size
-        img = sample["image"]  # uint8 or float: torch's uint8 antialiased path is the faster one
-        sample["image"] = F.interpolate(img[None], size=(h, w), mode="bilinear", antialias=True, align_corners=False)[0]
+        sample["image"] = _resize(sample["image"], (h, w))  # uint8 stays uint8: torch's fast path
         if "saliency" in sample:
-            m = F.interpolate(
-                sample["saliency"][None], size=(h, w), mode="bilinear", antialias=True, align_corners=False
-            )[0]
-            sample["saliency"] = _renorm(m.clamp_min(0))
+            sample["saliency"] = _renorm(_resize(sample["saliency"], (h, w)).clamp_min(0))
         fw, fh = sample["frame"]
         if "fixations" in sample:
             sample["fixations"] = sample["fixations"] * torch.tensor([w / fw, h / fh], dtype=torch.float32)

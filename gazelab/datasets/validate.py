@@ -115,6 +115,8 @@ def validate(path: str | Path) -> list[Problem]:
             run("/fixations", lambda: _check_fixations(f, problems, lengths))
         if all(k in lengths for k in schema.TABLES):
             run("/trials", lambda: _check_references(f, problems, lengths))
+        if "videos" in f:
+            run("/videos", lambda: _check_videos(f, problems, lengths))
         run("/checksums", lambda: _check_checksums(f, problems))
     return problems
 
@@ -149,7 +151,14 @@ def _check_table(
         elif ds.shape[0] != n:
             problems.append(Problem(where, f"{ds.shape[0]} rows; the table's other columns have {n}"))
             bad = True
-    known = {c.name for c in spec} | {"stimulus_offsets", "trial_offsets", "images"}
+    known = {c.name for c in spec} | {
+        "stimulus_offsets",
+        "trial_offsets",
+        "video_offsets",
+        "images",
+        "frames",
+        "fixations",
+    }
     for k in g:
         if k not in known:
             problems.append(Problem(f"/{name}/{k}", "unknown column (newer minor version?)", "note"))
@@ -283,6 +292,46 @@ def _check_references(f: h5py.File, problems: list[Problem], lengths: dict[str, 
     _range(problems, "/sessions/observer", f["sessions/observer"][()], lengths["observers"], "observers")
     if "samples" in f and "samples" in lengths:
         _range(problems, "/samples/trial", f["samples/trial"][()], lengths["trials"], "trials")
+
+
+def _check_videos(f: h5py.File, problems: list[Problem], lengths: dict[str, int]) -> None:
+    for name, spec in schema.VIDEO_TABLES.items():
+        _check_table(f, name, spec, problems, lengths)
+    if "videos" not in lengths or "videos/fixations" not in lengths:
+        return
+    v = f["videos"]
+    n = lengths["videos"]
+    w, h, nf = v["width_px"][()], v["height_px"][()], v["n_frames"][()]
+    fx = f["videos/fixations"]
+    vid = fx["video"][()]
+    _range(problems, "/videos/fixations/video", vid, n, "videos")
+    if "observers" in lengths:
+        _range(problems, "/videos/fixations/observer", fx["observer"][()], lengths["observers"], "observers")
+    ok = (vid >= 0) & (vid < n)
+    x, y = fx["x_px"][()][ok], fx["y_px"][()][ok]
+    out = ~((x >= 0) & (x < w[vid[ok]]) & (y >= 0) & (y < h[vid[ok]]))
+    if out.any():
+        problems.append(Problem("/videos/fixations/x_px", f"{int(out.sum())} fixations outside their frames"))
+    for i in range(n):
+        fp, mp = schema.frames_path(i), schema.video_map_path(i)
+        if fp not in f or f[fp].shape != (nf[i],):
+            problems.append(Problem(fp, f"missing or not {nf[i]} frames"))
+        if mp not in f:
+            problems.append(Problem(mp, "missing per-frame saliency maps"))
+            continue
+        m = f[mp]
+        ph, pw = schema.preview_shape(h[i], w[i])
+        if m.dtype != np.float32 or m.shape != (nf[i], ph, pw):
+            problems.append(Problem(mp, f"{m.dtype} {m.shape}; expected float32 ({nf[i]}, {ph}, {pw})"))
+            continue
+        data = m[()].astype(np.float64)
+        if not np.isfinite(data).all() or (data < 0).any():
+            problems.append(Problem(mp, "non-finite or negative values"))
+            continue
+        sums = data.sum(axis=(1, 2))
+        bad = ~((np.abs(sums - 1) <= MAP_SUM_TOLERANCE) | (sums == 0))
+        if bad.any():
+            problems.append(Problem(mp, f"{int(bad.sum())} frames do not sum to 1 (or 0 without fixations)"))
 
 
 def _check_checksums(f: h5py.File, problems: list[Problem]) -> None:
