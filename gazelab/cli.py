@@ -330,7 +330,7 @@ def build_cmd(
 
 
 @cli.command("import")
-@click.argument("layout", type=click.Choice(["nus-scene"]))
+@click.argument("layout", type=click.Choice(["nus-scene", "salicon", "mit1003", "cat2000"]))
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The dataset file (.h5)."

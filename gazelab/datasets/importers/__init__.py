@@ -40,4 +40,4 @@ def get_importer(name: str) -> Callable[..., Any]:
     return _IMPORTERS[name]
 
 
-from gazelab.datasets.importers import nus_scene  # noqa: E402,F401  (registers itself)
+from gazelab.datasets.importers import cat2000, mit1003, nus_scene, salicon  # noqa: E402,F401  (register)

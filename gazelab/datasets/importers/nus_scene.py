@@ -19,15 +19,14 @@ in image px: by default 3 % of the image's larger side (about 1 deg for an image
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gazelab.datasets.importers import register_importer
-from gazelab.datasets.release import BuildReport, write_tables
-from gazelab.datasets.schema import image_header
+from gazelab.datasets.importers._common import stimulus_row, write_imported
+from gazelab.datasets.release import BuildReport
 from gazelab.errors import ParameterError, ParseError
 
 __all__ = ["import_nus_scene"]
@@ -36,10 +35,6 @@ CITATION = (
     "H. Liang, M. Jiang, R. Liang, Q. Zhao. Saliency prediction with scene structural guidance. "
     "Journal of Visual Communication and Image Representation, 2017."
 )
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @register_importer("nus-scene")
@@ -94,26 +89,10 @@ def import_nus_scene(
     files = sorted(stim_dir.glob("*.jpg"))
     if len(files) != cells.shape[0]:
         raise ParseError(stim_dir, f"{len(files)} images; fixations.mat has {cells.shape[0]} rows")
-    _n_img, n_obs = cells.shape
-    stim_rows, trial_rows, fix_parts = [], [], []
-    outside = np.zeros(n_obs, dtype=np.int64)
+    n_obs = cells.shape[1]
+    stimuli, parts = [], []
     for i, path in enumerate(files):
-        w, h, _, _ = image_header(path.read_bytes())
-        sig = float(sigma_px) if sigma_px is not None else sigma_fraction * max(w, h)
-        stim_rows.append(
-            {
-                "id": path.stem,
-                "file_name": path.name,
-                "label": "",
-                "split": "",
-                "width_px": w,
-                "height_px": h,
-                "channels": 3,
-                "stand_in": 0,
-                "sigma_px": sig,
-                "_path": path,
-            }
-        )
+        stimuli.append(stimulus_row(path, sigma_px=sigma_px, sigma_fraction=sigma_fraction))
         for k in range(n_obs):
             cell = np.asarray(cells[i, k], dtype=float)
             if cell.size == 0:
@@ -122,73 +101,25 @@ def import_nus_scene(
                 raise ParseError(
                     mat, f"cell ({i + 1}, {k + 1}) is {cell.shape}; expected N x 4 (y, x, onset s, duration s)"
                 )
-            y, x = cell[:, 0] - 0.5, cell[:, 1] - 0.5
-            inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-            outside[k] += int((~inside).sum())
-            t = len(trial_rows)
-            onset, dur = cell[:, 2] * 1000.0, cell[:, 3] * 1000.0
-            trial_rows.append(
-                {
-                    "session": k,
-                    "trial": i + 1,
-                    "trial_id": path.stem,
-                    "stimulus": i,
-                    "observer": k,
-                    "stimulus_onset_ms": 0.0,
-                    "offset_ms": float(np.max(onset + dur)),
-                    "left_px": 0.0,
-                    "top_px": 0.0,
-                    "scale": 1.0,
-                }
-            )
-            fix_parts.append(
+            parts.append(
                 pd.DataFrame(
                     {
                         "stimulus": i,
-                        "observer": k,
-                        "trial": t,
-                        "x_px": x[inside],
-                        "y_px": y[inside],
-                        "onset_ms": onset[inside],
-                        "duration_ms": dur[inside],
-                        "order": np.flatnonzero(inside),
+                        "observer": f"observer{k + 1:02d}",
+                        "x_px": cell[:, 1] - 0.5,
+                        "y_px": cell[:, 0] - 0.5,
+                        "onset_ms": cell[:, 2] * 1000.0,
+                        "duration_ms": cell[:, 3] * 1000.0,
+                        "order": np.arange(len(cell)),
                     }
                 )
             )
-    mat_sha = _sha256(mat)
-    sessions = pd.DataFrame(
-        {
-            "id": [f"observer{k + 1:02d}" for k in range(n_obs)],
-            "source": mat.name,
-            "source_sha256": mat_sha,
-            "format": "nus-scene",
-            "observer": np.arange(n_obs),
-            "eye": "",
-            "sampling_rate_hz": np.nan,
-            "screen_width_px": 0,
-            "screen_height_px": 0,
-            "screen_width_cm": np.nan,
-            "screen_height_cm": np.nan,
-            "distance_cm": np.nan,
-            "n_fixations_outside": outside,
-        }
-    )
-    observers = pd.DataFrame({"id": [f"observer{k + 1:02d}" for k in range(n_obs)], "metadata_json": "{}"})
-    tables = {
-        "sessions": sessions,
-        "observers": observers,
-        "stimuli": pd.DataFrame(stim_rows),
-        "trials": pd.DataFrame(trial_rows),
-        "fixations": pd.concat(fix_parts, ignore_index=True),
-        "samples": None,
-    }
     licence = (
         (src / "LICENSE.txt").read_text(encoding="utf-8", errors="replace")
         if (src / "LICENSE.txt").is_file()
         else "MIT"
     )
     params = {
-        "importer": "nus-scene",
         "sigma_px": sigma_px,
         "sigma_fraction": None if sigma_px else sigma_fraction,
         "coordinates": "MATLAB (row, column) pixel centres, minus 0.5 -> image px",
@@ -201,13 +132,14 @@ def import_nus_scene(
         "sessions hold one row per observer with unknown screen (0 / NaN), trials place each image at the origin "
         "with scale 1 (image px = display px).",
     ]
-    return write_tables(
+    return write_imported(
         out,
-        tables,
-        params,
+        stimuli,
+        pd.concat(parts, ignore_index=True),
+        layout="nus-scene",
+        sources=[mat],
+        params=params,
         notes=notes,
         title="NUS scene saliency (500 SUN2012 images)",
-        action="import nus-scene",
-        sources=[mat.name, "stimuli/"],
         progress=progress,
     )

@@ -1,0 +1,143 @@
+"""What every importer shares: from stimulus rows and a fixation table to a written release."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gazelab.datasets.release import BuildReport, write_tables
+from gazelab.datasets.schema import image_header
+from gazelab.errors import ParseError
+
+__all__ = ["sha256_file", "stimulus_row", "write_imported"]
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def stimulus_row(
+    path: Path,
+    *,
+    sigma_px: float | None,
+    sigma_fraction: float,
+    label: str = "",
+    split: str = "",
+    stim_id: str | None = None,
+) -> dict[str, Any]:
+    """A /stimuli row for an image file (size read from its header)."""
+    try:
+        w, h, _, _ = image_header(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ParseError(path, f"cannot read the image ({exc})") from None
+    sig = float(sigma_px) if sigma_px is not None else sigma_fraction * max(w, h)
+    return {
+        "id": stim_id or path.stem,
+        "file_name": path.name,
+        "label": label,
+        "split": split,
+        "width_px": w,
+        "height_px": h,
+        "channels": 3,
+        "stand_in": 0,
+        "sigma_px": sig,
+        "_path": path,
+    }
+
+
+def write_imported(
+    out: str | Path,
+    stimuli: list[dict[str, Any]],
+    fixations: pd.DataFrame,
+    *,
+    layout: str,
+    sources: Sequence[Path],
+    params: dict[str, Any],
+    notes: Sequence[str],
+    title: str,
+    progress: bool | None = None,
+) -> BuildReport:
+    """Write an imported dataset.
+
+    ``fixations`` has ``stimulus`` (row in ``stimuli``), ``observer`` (id), ``x_px``, ``y_px``
+    (0-based continuous image px), ``onset_ms``, ``duration_ms`` (NaN when the layout has no
+    timing) and ``order`` (position in the observer's sequence on that stimulus). Each
+    (stimulus, observer) becomes a trial and each observer a session; fixations outside their
+    image are dropped and counted per observer.
+    """
+    st = pd.DataFrame(stimuli)
+    fx = fixations.reset_index(drop=True)
+    observers = sorted(fx["observer"].astype(str).unique()) if len(fx) else []
+    obs_index = {o: i for i, o in enumerate(observers)}
+    fx = fx.assign(observer=fx["observer"].astype(str).map(obs_index).astype(np.int32))
+    w = st["width_px"].to_numpy()[fx["stimulus"]]
+    h = st["height_px"].to_numpy()[fx["stimulus"]]
+    inside = ((fx["x_px"] >= 0) & (fx["x_px"] < w) & (fx["y_px"] >= 0) & (fx["y_px"] < h)).to_numpy()
+    outside = np.bincount(fx["observer"].to_numpy()[~inside], minlength=len(observers))
+    fx = fx[inside].reset_index(drop=True)
+    pairs = fx[["stimulus", "observer"]].drop_duplicates().sort_values(["observer", "stimulus"]).reset_index(drop=True)
+    end = (fx["onset_ms"] + fx["duration_ms"]).groupby([fx["stimulus"], fx["observer"]]).max()
+    trials = pd.DataFrame(
+        {
+            "session": pairs["observer"],
+            "trial": pairs["stimulus"] + 1,
+            "trial_id": st["id"].to_numpy()[pairs["stimulus"]],
+            "stimulus": pairs["stimulus"],
+            "observer": pairs["observer"],
+            "stimulus_onset_ms": 0.0,
+            "offset_ms": [
+                float(end.get((s, o), np.nan)) for s, o in zip(pairs["stimulus"], pairs["observer"], strict=True)
+            ],
+            "left_px": 0.0,
+            "top_px": 0.0,
+            "scale": 1.0,
+        }
+    )
+    key = pd.Series(np.arange(len(trials)), index=pd.MultiIndex.from_frame(pairs[["stimulus", "observer"]]))
+    fx["trial"] = key.reindex(pd.MultiIndex.from_frame(fx[["stimulus", "observer"]])).to_numpy().astype(np.int32)
+    src_sha = ";".join(f"{p.name}:{sha256_file(p)}" for p in sources if p.is_file())
+    sessions = pd.DataFrame(
+        {
+            "id": [f"{layout}-{o}" for o in observers],
+            "source": ";".join(p.name for p in sources),
+            "source_sha256": src_sha,
+            "format": layout,
+            "observer": np.arange(len(observers)),
+            "eye": "",
+            "sampling_rate_hz": np.nan,
+            "screen_width_px": 0,
+            "screen_height_px": 0,
+            "screen_width_cm": np.nan,
+            "screen_height_cm": np.nan,
+            "distance_cm": np.nan,
+            "n_fixations_outside": outside,
+        }
+    )
+    tables = {
+        "sessions": sessions,
+        "observers": pd.DataFrame({"id": observers, "metadata_json": "{}"}),
+        "stimuli": st,
+        "trials": trials,
+        "fixations": fx,
+        "samples": None,
+    }
+    return write_tables(
+        out,
+        tables,
+        {"importer": layout, **params},
+        notes=notes,
+        title=title,
+        action=f"import {layout}",
+        sources=[p.name for p in sources],
+        progress=progress,
+    )
