@@ -7,9 +7,10 @@ sigma 4 % of the width) with several layouts, reads every stimulus in a random o
 file in the page cache (so decoding, not the disk, is timed), and reports MB on disk and ms per
 stimulus, decoding included.
 
-gazelab's choices (first row of each table): images are stored as the published file bytes
+gazelab's choices (rows marked gazelab): images are stored as the published file bytes
 (1-D uint8, one dataset per stimulus, decoded with Pillow on read); maps as float32 rounded to
-16 significant bits, one chunk per map, shuffle + gzip-4. The last line gives the file size of
+16 significant bits, one chunk per map, shuffle + gzip-4; plus an uncompressed preview of each
+map (shorter side 256 px) that training-size reads use. The last line gives the file size of
 the raw-pixel layout relative to gazelab's.
 
 Run: ``python benchmarks/bench_hdf5_layout.py [--limit N] [--repeats R]``.
@@ -28,7 +29,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from gazelab.datasets.schema import decode_image, store_map
+from gazelab.datasets.schema import decode_image, preview_map, store_map
 from gazelab.preprocessing.maps import saliency_map
 
 STIMULI = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nus-scene" / "stimuli"
@@ -66,6 +67,9 @@ MAP_LAYOUTS: dict[str, Callable] = {
         n, data=m, chunks=m.shape, compression="gzip", compression_opts=4, shuffle=True
     ),
     "float32 exact, contiguous, uncompressed": lambda g, n, m: g.create_dataset(n, data=m),
+    "preview: shorter side 256 px, float32 uncompressed (gazelab, read for training)": lambda g, n, m: g.create_dataset(
+        n, data=preview_map(m).astype(np.float32)
+    ),
 }
 
 
@@ -126,9 +130,13 @@ def main() -> None:
             wt = time.perf_counter() - t
             size = path.stat().st_size / 1e6
             with h5py.File(path, "r") as f:
+                if "preview" in name:  # a different grid: compare with the preview of the exact map
+                    maps_ref = [preview_map(m) for m in maps[:50]]
+                else:
+                    maps_ref = maps[:50]
                 err = max(
                     float(np.max(np.abs(f[f"x/{i:06d}"][()] - m) / np.maximum(m, np.finfo(np.float32).tiny)))
-                    for i, m in enumerate(maps[:50])
+                    for i, m in enumerate(maps_ref)
                 )
             ms = _time_reads(path, order, lambda ds: ds[()], args.repeats)
             print(f"| {name} | {size:.1f} | {wt:.2f} | {ms:.3f} | {err:.1e} |")

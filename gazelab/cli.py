@@ -33,7 +33,8 @@ Typical use:
   gazelab validate dataset.h5              check a dataset
   gazelab demo                             run the built-in example end to end
 
-Recordings: EyeLink .asc / .asc.gz (edf2asc output), or CSV/TSV sample exports.
+Recordings: EyeLink .asc / .asc.gz (edf2asc output), gazelab session folders,
+or CSV/TSV sample exports.
 Every command has its own --help.
 """
 
@@ -82,7 +83,7 @@ def _print_table(df: Any, max_rows: int = 20) -> None:
 
 
 @cli.command("info")
-@click.argument("recording", metavar="RECORDING|DATASET.h5", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("recording", metavar="RECORDING|DATASET.h5", type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True, help="Treat a last block without an END line as an error.")
 def info_cmd(recording: Path, strict: bool) -> None:
     """Summarise a RECORDING (rate, eyes, screen size, blocks, trials, samples, tracker events)
@@ -105,7 +106,7 @@ def _is_asc(path: Path) -> bool:
 
 
 @cli.command("fixations")
-@click.argument("recording", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("recording", type=click.Path(path_type=Path))
 @click.option(
     "--algorithm",
     "-a",
@@ -236,7 +237,7 @@ def _fixation_summary(table: Any) -> Any:
 
 
 @cli.command("build")
-@click.argument("sessions", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("sessions", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The dataset file (.h5)."
 )
@@ -442,6 +443,20 @@ def release_cmd(dataset: Path, meta: Path) -> None:
 
     target = write_manifest(dataset, meta)
     click.echo(f"wrote {target}")
+
+
+@cli.command("recover")
+@click.argument("session", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def recover_cmd(session: Path) -> None:
+    """Make a crashed SESSION folder readable (cut partial last lines, mark it recovered)."""
+    from gazelab.acquisition.session import recover
+
+    report = recover(session)
+    click.echo(
+        f"{session}: was {report['previous_status']}; kept {report.get('samples.tsv_lines', 0)} samples, "
+        f"{report.get('messages.tsv_lines', 0)} messages; cut {report.get('samples.tsv_bytes_cut', 0)} "
+        "bytes of a partial sample line"
+    )
 
 
 @cli.command("demo")

@@ -1,11 +1,13 @@
 """Readers: one module per recording format, all returning a :class:`~gazelab.preprocessing.Recording`.
 
 Adding a format is one new module here that decorates its reader with
-``@register_reader("name", suffixes=(...))``, plus its import below.
+``@register_reader("name", suffixes=(...))`` (or ``folder_marker=...`` for a folder format),
+plus its import below.
 """
 
 from gazelab.preprocessing.readers._registry import available_readers, read, register_reader
 from gazelab.preprocessing.readers.asc import read_asc
+from gazelab.preprocessing.readers.session import read_session
 from gazelab.preprocessing.readers.tabular import read_tabular
 
-__all__ = ["available_readers", "read", "read_asc", "read_tabular", "register_reader"]
+__all__ = ["available_readers", "read", "read_asc", "read_session", "read_tabular", "register_reader"]

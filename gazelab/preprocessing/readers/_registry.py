@@ -19,18 +19,24 @@ class ReaderSpec:
     name: str
     suffixes: tuple[str, ...]
     func: Callable[..., Any]
+    folder_marker: str | None = None
 
 
 _READERS: dict[str, ReaderSpec] = {}
 
 
-def register_reader(name: str, *, suffixes: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a reader function under ``name`` (a decorator); duplicate names are refused."""
+def register_reader(
+    name: str, *, suffixes: tuple[str, ...] = (), folder_marker: str | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a reader function under ``name`` (a decorator); duplicate names are refused.
+
+    ``suffixes`` claim files by name; ``folder_marker`` claims folders holding that file.
+    """
 
     def deco(func: Callable[..., Any]) -> Callable[..., Any]:
         if name in _READERS:
             raise ValueError(f"a reader is already registered under the name {name!r}")
-        _READERS[name] = ReaderSpec(name, tuple(s.lower() for s in suffixes), func)
+        _READERS[name] = ReaderSpec(name, tuple(s.lower() for s in suffixes), func, folder_marker)
         return func
 
     return deco
@@ -80,6 +86,12 @@ def read(path: str | Path, *, format: str | None = None, **kwargs: Any) -> Any:
         if format not in _READERS:
             raise ParameterError("format", format, f"one of {available_readers()}")
         spec = _READERS[format]
+    elif Path(path).is_dir():
+        found = [r for r in _READERS.values() if r.folder_marker and (Path(path) / r.folder_marker).is_file()]
+        if not found:
+            markers = sorted(r.folder_marker for r in _READERS.values() if r.folder_marker)
+            raise ParseError(path, f"a folder that is no recording; expected one holding {markers}")
+        spec = found[0]
     else:
         spec = _by_suffix(Path(path))
         if spec is None:

@@ -1,0 +1,239 @@
+"""Experiment configuration: a YAML file, validated on load with errors naming the field.
+
+Example (every field shown; those with defaults may be left out)::
+
+    name: free-viewing
+    screen: {width_px: 1920, height_px: 1080, width_cm: 53.0, height_cm: 30.0,
+             distance_cm: 60.0, refresh_hz: 60}
+    stimuli: {folder: stimuli/}          # or {files: [a.png, b.png]}; relative to this file
+    placement: fit                        # fit | center (native size) | fill
+    timing: {fixation_cross_ms: 500, stimulus_ms: 3000, inter_trial_ms: 500}
+    order: random                         # random (per participant, seed recorded) | fixed
+    seed: null                            # fixes the random order for everyone when set
+    instructions: "Look at the pictures freely. Press SPACE to start."
+    calibration: {points: 9, validation_threshold_deg: 1.0, max_error_deg: 1.5, max_attempts: 3}
+    drift_check_every: 5                  # trials; 0 = never
+    tracker: {backend: simulated, sampling_rate_hz: 1000, eye: L}
+    output: sessions/
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gazelab.errors import ParseError
+from gazelab.geometry import Geometry
+
+__all__ = ["IMAGE_SUFFIXES", "Calibration", "ExperimentConfig", "Timing", "TrackerConfig", "load_config"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Per-trial timing, ms."""
+
+    fixation_cross_ms: float = 500.0
+    stimulus_ms: float = 3000.0
+    inter_trial_ms: float = 500.0
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Calibration and validation settings."""
+
+    points: int = 9
+    validation_threshold_deg: float = 1.0
+    max_error_deg: float = 1.5
+    max_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Which tracker and how it records."""
+
+    backend: str = "simulated"
+    sampling_rate_hz: float = 1000.0
+    eye: str = "L"
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A validated experiment configuration (see the module documentation for the YAML)."""
+
+    name: str
+    geometry: Geometry
+    refresh_hz: float
+    stimuli: tuple[Path, ...]
+    placement: str = "fit"
+    timing: Timing = field(default_factory=Timing)
+    order: str = "random"
+    seed: int | None = None
+    instructions: str = "Look at the pictures freely. Press SPACE to start."
+    calibration: Calibration = field(default_factory=Calibration)
+    drift_check_every: int = 5
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    output: Path = Path("sessions")
+    source: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (for the session's config snapshot)."""
+        d = asdict(self)
+        d["stimuli"] = [str(p) for p in self.stimuli]
+        d["output"] = str(self.output)
+        d["source"] = str(self.source) if self.source else None
+        return d
+
+
+class _Fields:
+    """Typed access to a YAML mapping that names the offending field in every error."""
+
+    def __init__(self, path: Path, data: Any, prefix: str = "") -> None:
+        if not isinstance(data, dict):
+            where = prefix.rstrip(".") or "the file"
+            raise ParseError(path, f"{where} must be a mapping of fields; got {type(data).__name__}")
+        self.path, self.data, self.prefix = path, data, prefix
+        self.used: set[str] = set()
+
+    def _fail(self, key: str, value: Any, expected: str) -> ParseError:
+        return ParseError(self.path, f"field '{self.prefix}{key}': {value!r}; expected {expected}")
+
+    def get(self, key: str, default: Any = ..., *, required: bool = False) -> Any:
+        self.used.add(key)
+        if key not in self.data or self.data[key] is None:
+            if required or default is ...:
+                raise ParseError(self.path, f"missing field '{self.prefix}{key}'")
+            return default
+        return self.data[key]
+
+    def number(
+        self, key: str, default: Any = ..., *, minimum: float = 0.0, strict: bool = True, unit: str = ""
+    ) -> float:
+        v = self.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (v <= minimum if strict else v < minimum):
+            raise self._fail(key, v, f"a number {'>' if strict else '>='} {minimum:g}{f' ({unit})' if unit else ''}")
+        return float(v)
+
+    def integer(self, key: str, default: Any = ..., *, choices: tuple[int, ...] | None = None, minimum: int = 0) -> int:
+        v = self.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum or (choices and v not in choices):
+            raise self._fail(key, v, f"one of {list(choices)}" if choices else f"a whole number >= {minimum}")
+        return int(v)
+
+    def choice(self, key: str, default: Any, choices: tuple[str, ...]) -> str:
+        v = self.get(key, default)
+        if v not in choices:
+            raise self._fail(key, v, f"one of {list(choices)}")
+        return str(v)
+
+    def sub(self, key: str) -> _Fields:
+        return _Fields(self.path, self.get(key, {}), f"{self.prefix}{key}.")
+
+    def check_unknown(self) -> None:
+        extra = sorted(set(self.data) - self.used)
+        if extra:
+            raise ParseError(self.path, f"unknown field(s) {[self.prefix + k for k in extra]}; check the spelling")
+
+
+def _stimuli(path: Path, spec: _Fields) -> tuple[Path, ...]:
+    base = path.parent
+    if "folder" in spec.data:
+        folder = (base / str(spec.get("folder"))).resolve()
+        if not folder.is_dir():
+            raise ParseError(path, f"field 'stimuli.folder': {str(folder)!r} is not a folder")
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES)
+        if not files:
+            raise ParseError(path, f"field 'stimuli.folder': no images or videos in {folder}")
+    else:
+        names = spec.get("files", required=True)
+        if not isinstance(names, list) or not names:
+            raise ParseError(path, "field 'stimuli.files': expected a non-empty list of file names")
+        files = [(base / str(n)).resolve() for n in names]
+        missing = [str(p) for p in files if not p.is_file()]
+        if missing:
+            raise ParseError(path, f"field 'stimuli.files': not found: {missing[:3]}")
+    spec.check_unknown()
+    return tuple(files)
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate an experiment YAML file.
+
+    Raises
+    ------
+    ParseError
+        Naming the file and the field, the bad value and what is allowed (also for unknown fields).
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ParseError(path, f"cannot read the experiment file ({exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ParseError(
+            path, f"not valid YAML ({getattr(exc, 'problem', exc)})", mark.line + 1 if mark else None
+        ) from None
+    top = _Fields(path, data)
+    scr = top.sub("screen")
+    geometry = Geometry(
+        int(scr.number("width_px", unit="px")),
+        int(scr.number("height_px", unit="px")),
+        scr.number("width_cm", unit="cm"),
+        scr.number("height_cm", unit="cm"),
+        scr.number("distance_cm", unit="cm"),
+    )
+    refresh = scr.number("refresh_hz", 60.0, unit="Hz")
+    scr.check_unknown()
+    stimuli = _stimuli(path, top.sub("stimuli"))
+    tim = top.sub("timing")
+    timing = Timing(
+        tim.number("fixation_cross_ms", 500.0, strict=False, unit="ms"),
+        tim.number("stimulus_ms", 3000.0, unit="ms"),
+        tim.number("inter_trial_ms", 500.0, strict=False, unit="ms"),
+    )
+    tim.check_unknown()
+    cal = top.sub("calibration")
+    calibration = Calibration(
+        cal.integer("points", 9, choices=(5, 9, 13)),
+        cal.number("validation_threshold_deg", 1.0, unit="deg"),
+        cal.number("max_error_deg", 1.5, unit="deg"),
+        cal.integer("max_attempts", 3, minimum=1),
+    )
+    cal.check_unknown()
+    trk = top.sub("tracker")
+    tracker = TrackerConfig(
+        trk.choice("backend", "simulated", ("simulated", "eyelink", "webcam")),
+        trk.number("sampling_rate_hz", 1000.0, unit="Hz"),
+        trk.choice("eye", "L", ("L", "R", "LR")),
+    )
+    trk.check_unknown()
+    seed = top.get("seed", None)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ParseError(path, f"field 'seed': {seed!r}; expected a whole number or null")
+    instructions = top.get("instructions", ExperimentConfig.instructions)
+    if not isinstance(instructions, str):
+        raise ParseError(path, f"field 'instructions': {instructions!r}; expected text")
+    cfg = ExperimentConfig(
+        name=str(top.get("name", path.stem)),
+        geometry=geometry,
+        refresh_hz=refresh,
+        stimuli=stimuli,
+        placement=top.choice("placement", "fit", ("fit", "center", "fill")),
+        timing=timing,
+        order=top.choice("order", "random", ("random", "fixed")),
+        seed=seed,
+        instructions=instructions,
+        calibration=calibration,
+        drift_check_every=top.integer("drift_check_every", 5),
+        tracker=tracker,
+        output=(path.parent / str(top.get("output", "sessions"))).resolve(),
+        source=path.resolve(),
+    )
+    top.check_unknown()
+    return cfg

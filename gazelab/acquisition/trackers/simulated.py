@@ -1,0 +1,255 @@
+"""A simulated observer as a tracker: samples in real time, with realistic gaze dynamics.
+
+The gaze process is :func:`gazelab.simulation.simulate_gaze` (fixations with drift and tracker
+noise, main-sequence saccades, blinks), generated ahead in chunks and released as wall-clock
+time passes: each sample's device time is ``start + k / rate`` exactly and its host time is when
+it was handed over. Fixation targets are drawn from a priority map: with a stimulus set, the
+image's local contrast (gradient energy, smoothed over about 1 deg) times a central Gaussian
+(the centre bias of free viewing); without one, the central Gaussian over the screen.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+
+from gazelab.acquisition.session import host_time_ms
+from gazelab.acquisition.trackers.base import SampleRow, Tracker
+from gazelab.errors import GazelabError, ParameterError
+from gazelab.geometry import Geometry, Placement
+from gazelab.simulation import simulate_gaze
+
+__all__ = ["SimulatedTracker", "priority_map"]
+
+_CHUNK_FIXATIONS = 40
+
+
+def priority_map(image: np.ndarray, *, centre_sigma: float = 0.3, smooth_fraction: float = 0.02) -> np.ndarray:
+    """Where a simulated observer tends to look on an image: contrast x centre bias, sums to 1.
+
+    Parameters
+    ----------
+    image : ndarray, (h, w) or (h, w, c)
+        The stimulus.
+    centre_sigma : float, optional
+        SD of the central Gaussian as a fraction of each image side (default 0.3).
+    smooth_fraction : float, optional
+        Smoothing of the gradient energy, as a fraction of the image width (default 0.02).
+
+    Returns
+    -------
+    ndarray, (h, w)
+    """
+    g = np.asarray(image, dtype=float)
+    if g.ndim == 3:
+        g = g.mean(axis=2)
+    h, w = g.shape
+    gy, gx = np.gradient(g)
+    energy = gaussian_filter(np.hypot(gx, gy), max(1.0, smooth_fraction * w))
+    energy = energy / energy.max() if energy.max() > 0 else np.ones_like(energy)
+    yy, xx = np.mgrid[0:h, 0:w]
+    centre = np.exp(-0.5 * (((xx - w / 2) / (centre_sigma * w)) ** 2 + ((yy - h / 2) / (centre_sigma * h)) ** 2))
+    p = (0.05 + energy) * centre
+    return p / p.sum()
+
+
+class SimulatedTracker(Tracker):
+    """A tracker that needs no hardware: a simulated observer in real time.
+
+    Parameters
+    ----------
+    geometry : Geometry
+        The screen.
+    sampling_rate_hz : float, optional
+        Default 1000 Hz.
+    eyes : {'L', 'R', 'LR'}, optional
+        Recorded eyes (both get the same gaze plus independent noise). Default 'L'.
+    seed : int, optional
+        Random seed (default 0).
+    calibration_error_deg : float, optional
+        Systematic error of the simulated calibration, deg (default 0.3).
+    noise_deg : float, optional
+        Tracker noise RMS per axis, deg (default 0.02).
+    """
+
+    name = "simulated"
+
+    def __init__(
+        self,
+        geometry: Geometry,
+        *,
+        sampling_rate_hz: float = 1000.0,
+        eyes: str = "L",
+        seed: int = 0,
+        calibration_error_deg: float = 0.3,
+        noise_deg: float = 0.02,
+    ) -> None:
+        if not sampling_rate_hz > 0:
+            raise ParameterError("sampling_rate_hz", sampling_rate_hz, "a rate > 0 (Hz)")
+        if eyes not in ("L", "R", "LR"):
+            raise ParameterError("eyes", eyes, "'L', 'R' or 'LR'")
+        self.geometry = geometry
+        self.sampling_rate_hz = float(sampling_rate_hz)
+        self.eyes = eyes
+        self.rng = np.random.default_rng(seed)
+        self.noise_deg = noise_deg
+        self.bias_px = self.rng.normal(0, calibration_error_deg, 2) * geometry.px_per_deg
+        self._connected = False
+        self._recording = False
+        self._queue: collections.deque[SampleRow] = collections.deque()
+        self._lock = threading.Lock()
+        self._gen_lock = threading.Lock()  # the gaze plan: shared by the streaming thread and set_stimulus
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._clock0 = host_time_ms()
+        self._priority: tuple[np.ndarray, Placement] | None = None
+        self._pending: np.ndarray | None = None  # rows (x, y, pupil) not yet released
+        self._last_target = np.array(geometry.center_px)
+        self.messages: list[tuple[float, str]] = []
+
+    # -- clock -------------------------------------------------------------------------------
+    def tracker_time_ms(self) -> float:
+        return host_time_ms() - self._clock0
+
+    # -- stimulus-driven targets ----------------------------------------------------------------
+    def set_stimulus(self, image: np.ndarray | None, placement: Placement | None = None) -> None:
+        """Draw the next fixation targets from this image's priority map (None: the screen)."""
+        if image is None:
+            self._priority = None
+        else:
+            if placement is None:
+                raise ParameterError("placement", None, "where the image is on the screen")
+            self._priority = (priority_map(image), placement)
+        with self._gen_lock:
+            self._pending = None  # the next samples follow the new stimulus
+
+    def _targets(self, n: int) -> np.ndarray:
+        g = self.geometry
+        if self._priority is None:
+            pts = self.rng.normal([g.width_px / 2, g.height_px / 2], [0.2 * g.width_px, 0.2 * g.height_px], (n, 2))
+            return np.clip(pts, [0, 0], [g.width_px - 1, g.height_px - 1])
+        p, placement = self._priority
+        idx = self.rng.choice(p.size, size=n, p=p.ravel())
+        r, c = np.divmod(idx, p.shape[1])
+        x, y = placement.image_to_screen(c + self.rng.random(n), r + self.rng.random(n))
+        return np.c_[x, y]
+
+    def _generate(self) -> np.ndarray:
+        targets = np.vstack([self._last_target, self._targets(_CHUNK_FIXATIONS)])
+        sim = simulate_gaze(
+            self.geometry,
+            targets_px=targets,
+            sampling_rate_hz=self.sampling_rate_hz,
+            noise_deg=0.0,
+            blink_probability=0.05,
+            seed=int(self.rng.integers(2**31)),
+        )
+        self._last_target = targets[-1]
+        return np.c_[sim.x_px, sim.y_px, sim.pupil]
+
+    def _take(self, n: int) -> np.ndarray:
+        with self._gen_lock:
+            return self._take_locked(n)
+
+    def _take_locked(self, n: int) -> np.ndarray:
+        parts = []
+        while n > 0:
+            if self._pending is None or len(self._pending) == 0:
+                self._pending = self._generate()
+            k = min(n, len(self._pending))
+            parts.append(self._pending[:k])
+            self._pending = self._pending[k:]
+            n -= k
+        return np.vstack(parts)
+
+    # -- streaming -------------------------------------------------------------------------------
+    def _rows(self, start_index: int, n: int, t0: float, host: float) -> list[SampleRow]:
+        gaze = self._take(n)
+        period = 1000.0 / self.sampling_rate_hz
+        noise_px = self.noise_deg * self.geometry.px_per_deg
+        dev = t0 + (start_index + np.arange(n)) * period
+        cols: list[np.ndarray] = [dev, np.full(n, host)]
+        for _ in self.eyes:
+            x = gaze[:, 0] + self.bias_px[0] + self.rng.normal(0, noise_px, n)
+            y = gaze[:, 1] + self.bias_px[1] + self.rng.normal(0, noise_px, n)
+            cols += [x, y, gaze[:, 2]]
+        cols.append(np.ones(n))
+        block = np.column_stack(cols)
+        return [tuple(None if v != v else float(v) for v in row) for row in block.tolist()]
+
+    def _run(self) -> None:
+        t0 = self.tracker_time_ms()
+        produced = 0
+        period = 1000.0 / self.sampling_rate_hz
+        while not self._stop.is_set():
+            due = int((self.tracker_time_ms() - t0) / period) + 1
+            if due > produced:
+                rows = self._rows(produced, due - produced, t0, host_time_ms())
+                with self._lock:
+                    self._queue.extend(rows)
+                produced = due
+            self._stop.wait(0.002)
+
+    def connect(self) -> None:
+        self._connected = True
+
+    def start_recording(self) -> None:
+        if not self._connected:
+            raise GazelabError("simulated tracker: connect() first")
+        if self._recording:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="gazelab-simulated-tracker", daemon=True)
+        self._recording = True
+        self._thread.start()
+
+    def stop_recording(self) -> None:
+        if not self._recording:
+            return
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join()
+        self._recording = False
+
+    def newest_samples(self) -> list[SampleRow]:
+        with self._lock:
+            rows = list(self._queue)
+            self._queue.clear()
+        return rows
+
+    def send_message(self, text: str) -> float:
+        t = self.tracker_time_ms()
+        self.messages.append((t, text))
+        return t
+
+    # -- calibration -------------------------------------------------------------------------------
+    def calibration_samples(self, x_px: float, y_px: float, duration_ms: float) -> list[SampleRow]:
+        n = max(1, int(duration_ms * self.sampling_rate_hz / 1000.0))
+        noise_px = self.noise_deg * self.geometry.px_per_deg
+        t0 = self.tracker_time_ms()
+        rows = []
+        for k in range(n):
+            row: list[float | None] = [t0 + k * 1000.0 / self.sampling_rate_hz, host_time_ms()]
+            for _ in self.eyes:
+                row += [
+                    x_px + self.bias_px[0] + self.rng.normal(0, noise_px),
+                    y_px + self.bias_px[1] + self.rng.normal(0, noise_px),
+                    1000.0,
+                ]
+            row.append(1.0)
+            rows.append(tuple(row))
+        return rows
+
+    def apply_calibration(self, targets_px: list[tuple[float, float]], samples: list[list[SampleRow]]) -> None:
+        """Calibration removes most of the systematic error (a residual of about 30 % stays)."""
+        self.bias_px = self.bias_px * 0.3
+
+    def drift_correct(self, x_px: float, y_px: float) -> tuple[float, float]:
+        return float(self.bias_px[0]), float(self.bias_px[1])
+
+    def close(self) -> None:
+        self.stop_recording()
+        self._connected = False

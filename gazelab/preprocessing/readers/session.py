@@ -1,0 +1,133 @@
+"""Reader for gazelab's own session folders (see :mod:`gazelab.acquisition.session`).
+
+Samples come from ``samples.tsv`` (a partial last line, left by a killed session, is skipped),
+messages from ``messages.tsv``; trials follow the same ``TRIALID`` / ``!V IMGLOAD`` /
+``TRIAL_RESULT`` conventions as EyeLink files. ``time_ms`` is the tracker's clock
+(``device_time_ms``); ``host_time_ms`` and ``confidence`` are kept as sample columns. A gap in
+the device clock longer than 2.5 sample periods (recording paused between trials) starts a new
+block.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gazelab.acquisition.session import SESSION_FORMAT
+from gazelab.errors import ParseError
+from gazelab.preprocessing.readers._registry import register_reader
+from gazelab.preprocessing.readers._trials import assign_trials, build_trials
+from gazelab.preprocessing.recording import Recording
+
+__all__ = ["read_session"]
+
+
+def _complete_lines(path: Path) -> bytes:
+    data = path.read_bytes()
+    return data[: data.rfind(b"\n") + 1]
+
+
+@register_reader("gazelab-session", folder_marker="session.json")
+def read_session(path: str | Path) -> Recording:
+    """Read a gazelab session folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        The session folder (holding ``session.json``, ``samples.tsv``, ``messages.tsv``).
+
+    Returns
+    -------
+    Recording
+
+    Raises
+    ------
+    ParseError
+        If the folder is not a session, or a file is malformed (naming file and line).
+    """
+    folder = Path(path)
+    meta_path = folder / "session.json"
+    try:
+        meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ParseError(meta_path, f"not a readable session description ({exc})") from None
+    if meta.get("format") != SESSION_FORMAT:
+        raise ParseError(meta_path, f"format {meta.get('format')!r}; expected {SESSION_FORMAT!r}")
+    rate = float(meta.get("sampling_rate_hz") or np.nan)
+    if not rate > 0:
+        raise ParseError(meta_path, f"sampling_rate_hz {meta.get('sampling_rate_hz')!r}; expected a rate > 0 (Hz)")
+    sample_path = folder / "samples.tsv"
+    try:
+        samples = pd.read_csv(io.BytesIO(_complete_lines(sample_path)), sep="\t", dtype=float, engine="c")
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise ParseError(sample_path, f"cannot parse the samples ({exc})") from None
+    if len(samples) == 0:
+        raise ParseError(sample_path, "no samples recorded")
+    t = samples["device_time_ms"].to_numpy()
+    if (np.diff(t) < 0).any():
+        raise ParseError(sample_path, "device time goes backwards", int(np.flatnonzero(np.diff(t) < 0)[0]) + 3)
+    block = np.r_[0, np.cumsum(np.diff(t) > 2.5 * 1000.0 / rate)].astype(np.int32)
+    samples = samples.rename(columns={"device_time_ms": "time_ms"})
+    samples.insert(1, "block", block)
+    msg_path = folder / "messages.tsv"
+    raw = (
+        pd.read_csv(
+            io.BytesIO(_complete_lines(msg_path)), sep="\t", dtype={"text": str}, keep_default_na=False, quoting=3
+        )
+        if msg_path.exists()
+        else pd.DataFrame(columns=["device_time_ms", "text"])
+    )
+    messages = pd.DataFrame(
+        {
+            "time_ms": raw["device_time_ms"].astype(float).to_numpy(),
+            "offset_ms": np.zeros(len(raw)),
+            "text": pd.array(raw["text"].astype(str).to_numpy(), dtype="string"),
+            "line": np.arange(2, len(raw) + 2, dtype=np.int64),
+        }
+    )
+    trials = build_trials(messages, end_ms=float(t[-1]))
+    samples.insert(2, "trial", assign_trials(t, trials))
+    messages["block"] = pd.array([pd.NA] * len(messages), dtype="Int64")
+    messages["trial"] = assign_trials(messages["time_ms"].to_numpy(), trials)
+    n_blocks = int(block[-1]) + 1
+    change = np.r_[0, np.flatnonzero(np.diff(block)) + 1, len(t)]
+    blocks = pd.DataFrame(
+        {
+            "block": np.arange(n_blocks, dtype=np.int32),
+            "onset_ms": t[change[:-1]],
+            "offset_ms": t[change[1:] - 1],
+            "sampling_rate_hz": rate,
+            "eyes": str(meta.get("eyes", "")),
+            "n_samples": np.diff(change).astype(np.int64),
+            "line": change[:-1] + 2,
+        }
+    )
+    events = pd.DataFrame(
+        {
+            "type": pd.Series(dtype="string"),
+            "eye": pd.Series(dtype="string"),
+            "onset_ms": pd.Series(dtype=float),
+            "offset_ms": pd.Series(dtype=float),
+            "duration_ms": pd.Series(dtype=float),
+        }
+    )
+    screen = meta.get("screen") or {}
+    screen_px = (int(screen["width_px"]), int(screen["height_px"])) if "width_px" in screen else None
+    return Recording(
+        samples=samples,
+        events=events,
+        messages=messages,
+        trials=trials,
+        blocks=blocks,
+        sampling_rate_hz=rate,
+        eyes=tuple(e for e in "LR" if e in str(meta.get("eyes", ""))),
+        screen_px=screen_px,
+        source=str(folder),
+        format="gazelab-session",
+        metadata=meta,
+    )
