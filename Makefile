@@ -1,4 +1,4 @@
-# Two commands for a fresh machine (Python >= 3.11 with venv, make):
+# Two commands for a fresh machine (Python >= 3.11 with venv, make; Xvfb for the session tests):
 #   make demo   set up .venv and run the main job on the embedded default
 #   make test   set up .venv and run lint and the test suite
 # VENV=... puts the virtualenv elsewhere (CI uses a fresh one per run).
@@ -13,7 +13,8 @@ BENCH_STAMP := $(VENV)/.gazelab-bench-installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,torch]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,torch,eyelink,psychopy]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps psychopy==2026.2.5
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -29,7 +30,7 @@ test: lint
 	$(BIN)/python -m pytest
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,torch,bench]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,torch,eyelink,psychopy,bench]"
 	touch $(BENCH_STAMP)
 
 # benchmarks against the peers (pymovements, MNE); run by hand, not in CI

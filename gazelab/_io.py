@@ -79,3 +79,19 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         write(df, tmp)
     return path
+
+
+def sha256_path(path: str | Path) -> str:
+    """sha256 of a file's bytes; for a folder, of its files' names and bytes in name order."""
+    import hashlib
+
+    path = Path(path)
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        if path.is_dir():
+            h.update(str(f.relative_to(path)).encode() + b"\x00")
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()

@@ -31,6 +31,8 @@ Typical use:
       --screen-cm 53 30 --distance-cm 60 --out dataset.h5
                                            build an HDF5 gaze dataset
   gazelab validate dataset.h5              check a dataset
+  gazelab run EXPERIMENT.yaml --participant P01
+                                           run a recording session
   gazelab demo                             run the built-in example end to end
 
 Recordings: EyeLink .asc / .asc.gz (edf2asc output), gazelab session folders,
@@ -443,6 +445,59 @@ def release_cmd(dataset: Path, meta: Path) -> None:
 
     target = write_manifest(dataset, meta)
     click.echo(f"wrote {target}")
+
+
+@cli.command("run")
+@click.argument("experiment", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--participant", "-p", required=True, help="Participant id (letters and digits).")
+@click.option("--session", "-s", default="1", show_default=True, help="Session number or label.")
+@click.option(
+    "--tracker",
+    type=click.Choice(["simulated", "eyelink"]),
+    default=None,
+    help="Override the experiment's tracker backend.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output root (default: the experiment's 'output').",
+)
+@click.option("--resume", is_flag=True, help="Continue an existing session folder instead of refusing it.")
+@click.option("--windowed", is_flag=True, help="A window instead of full screen (testing).")
+@click.option(
+    "--screenshots",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Save screenshots of the instruction, calibration, validation and first trial screens here.",
+)
+def run_cmd(
+    experiment: Path,
+    participant: str,
+    session: str,
+    tracker: str | None,
+    out: Path | None,
+    resume: bool,
+    windowed: bool,
+    screenshots: Path | None,
+) -> None:
+    """Run a session of EXPERIMENT (YAML) for one participant: instructions, calibration and
+    validation, trials with drift checks. ESCAPE ends it early, saving everything so far."""
+    from gazelab.acquisition.config import load_config
+    from gazelab.acquisition.runner import run_session
+
+    folder = run_session(
+        load_config(experiment),
+        participant,
+        session,
+        tracker=tracker,
+        out=out,
+        resume=resume,
+        fullscr=not windowed,
+        screenshot_dir=screenshots,
+        echo=click.echo,
+    )
+    click.echo(str(folder))
 
 
 @cli.command("recover")

@@ -12,7 +12,6 @@ every earlier row.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import platform
 import time
@@ -29,7 +28,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from gazelab import __version__
-from gazelab._io import atomic_path
+from gazelab._io import atomic_path, sha256_path
 from gazelab.datasets import schema
 from gazelab.errors import ParameterError, ParseError
 from gazelab.geometry import Geometry, Placement
@@ -154,14 +153,6 @@ class _Session:
     sigma: list[tuple[str, float]]  # (stimulus id, sigma_px) per trial
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _best_eye(rec: Recording) -> str:
     valid = {e: int(rec.samples[f"x_{eye_name(e)}_px"].notna().sum()) for e in rec.eyes}
     return max(rec.eyes, key=lambda e: (valid[e], e == "R"))
@@ -193,8 +184,9 @@ def _collect_session(
     if use_eye not in rec.eyes:
         raise ParameterError("eye", eye, f"'best' or one of the recorded eyes {list(rec.eyes)} of {path}")
     fix = detect_fixations(rec, geometry, algorithm=algorithm, eyes=use_eye, **detector_params)
-    stem = path.name.split(".")[0]
-    obs_id = observer or stem
+    # a session folder (sub-P01/ses-1) is named by its parent too; files by their stem
+    stem = f"{path.parent.name}_{path.name}" if path.is_dir() else path.name.split(".")[0]
+    obs_id = observer or str(rec.metadata.get("participant") or stem)
 
     rows = None
     if trial_table is not None:
@@ -369,7 +361,7 @@ def _collect_session(
     row = {
         "id": stem,
         "source": path.name,
-        "source_sha256": _sha256_file(path),
+        "source_sha256": sha256_path(path),
         "format": rec.format,
         "eye": use_eye,
         "sampling_rate_hz": rec.sampling_rate_hz,
@@ -505,7 +497,8 @@ def build_dataset(
     collected: list[_Session] = []
     quality: list[str] = []  # the readers' data-quality warnings, kept in the file's provenance
     for p in tqdm([Path(s) for s in sessions], desc="sessions", unit="session", disable=_hide(show), leave=False):
-        if previous is not None and p.name.split(".")[0] in set(previous["sessions"]["id"].astype(str)):
+        sid = f"{p.parent.name}_{p.name}" if p.is_dir() else p.name.split(".")[0]
+        if previous is not None and sid in set(previous["sessions"]["id"].astype(str)):
             raise ParameterError("sessions", str(p), "a recording not already in the dataset")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

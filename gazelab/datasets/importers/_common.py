@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,20 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gazelab._io import sha256_path
 from gazelab.datasets.release import BuildReport, write_tables
 from gazelab.datasets.schema import image_header
 from gazelab.errors import ParseError
 
-__all__ = ["sha256_file", "stimulus_row", "write_imported"]
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+__all__ = ["stimulus_row", "write_imported"]
 
 
 def stimulus_row(
@@ -105,7 +96,7 @@ def write_imported(
     )
     key = pd.Series(np.arange(len(trials)), index=pd.MultiIndex.from_frame(pairs[["stimulus", "observer"]]))
     fx["trial"] = key.reindex(pd.MultiIndex.from_frame(fx[["stimulus", "observer"]])).to_numpy().astype(np.int32)
-    src_sha = ";".join(f"{p.name}:{sha256_file(p)}" for p in sources if p.is_file())
+    src_sha = ";".join(f"{p.name}:{sha256_path(p)}" for p in sources if p.is_file())
     sessions = pd.DataFrame(
         {
             "id": [f"{layout}-{o}" for o in observers],

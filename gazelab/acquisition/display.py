@@ -1,0 +1,142 @@
+"""The PsychoPy window: text, targets, fixation cross, images, keys and screenshots.
+
+PsychoPy is imported here only, when a display is created (it needs an X display even to import
+``visual``; on a headless machine run under ``xvfb-run``). All positions are screen px with the
+origin at the top-left corner (gazelab's convention); this module converts to PsychoPy's ``pix``
+units (origin at the centre, y up).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from gazelab.errors import GazelabError
+from gazelab.geometry import Geometry, Placement
+
+__all__ = ["PsychoPyDisplay"]
+
+
+class PsychoPyDisplay:
+    """A PsychoPy window on the experiment's screen.
+
+    Parameters
+    ----------
+    geometry : Geometry
+        The screen (its pixel size is the window size).
+    fullscr : bool, optional
+        Full screen (default True, as in the lab); tests use a window.
+    screenshot_dir : path, optional
+        Where :meth:`screenshot` saves PNGs (default: no screenshots).
+    background : (r, g, b), optional
+        Background colour in PsychoPy's -1..1 units (default mid grey).
+    """
+
+    def __init__(
+        self,
+        geometry: Geometry,
+        *,
+        fullscr: bool = True,
+        screenshot_dir: str | Path | None = None,
+        background: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    ) -> None:
+        if not os.environ.get("DISPLAY") and os.name != "nt":
+            raise GazelabError("no display: PsychoPy needs one (on a headless machine run under xvfb-run)")
+        import logging as _pylogging
+
+        from psychopy import core, event, logging, monitors, visual
+
+        logging.console.setLevel(logging.ERROR)  # no dropped-frame chatter (e.g. under Xvfb there is no vsync)
+        _pylogging.getLogger("psychopy").setLevel(_pylogging.ERROR)
+        self._visual, self._event, self._core = visual, event, core
+        self.geometry = geometry
+        mon = monitors.Monitor("gazelab", width=geometry.width_cm, distance=geometry.distance_cm)
+        mon.setSizePix((geometry.width_px, geometry.height_px))
+        self.win = visual.Window(
+            (geometry.width_px, geometry.height_px),
+            units="pix",
+            fullscr=fullscr,
+            monitor=mon,
+            color=background,
+            allowGUI=False,
+            waitBlanking=fullscr,
+            checkTiming=False,
+        )
+        self.win.mouseVisible = False
+        self.clock = core.Clock()
+        self.screenshot_dir = Path(screenshot_dir) if screenshot_dir else None
+        self._text = visual.TextStim(self.win, text="", color=(1, 1, 1), height=28, wrapWidth=geometry.width_px * 0.8)
+        self._target_outer = visual.Circle(self.win, radius=12, fillColor=(1, 1, 1), lineColor=None)
+        self._target_inner = visual.Circle(self.win, radius=3, fillColor=(-1, -1, -1), lineColor=None)
+        self._cross = visual.ShapeStim(self.win, vertices="cross", size=30, fillColor=(1, 1, 1), lineColor=None)
+
+    # -- coordinates -------------------------------------------------------------------------------
+    def to_pix(self, x_px: float, y_px: float) -> tuple[float, float]:
+        """Screen px (top-left origin) -> PsychoPy pix (centre origin, y up)."""
+        return x_px - self.geometry.width_px / 2, self.geometry.height_px / 2 - y_px
+
+    # -- drawing -------------------------------------------------------------------------------------
+    def text(self, message: str) -> None:
+        self._text.text = message
+        self._text.draw()
+
+    def target(self, x_px: float, y_px: float) -> None:
+        pos = self.to_pix(x_px, y_px)
+        self._target_outer.pos = pos
+        self._target_inner.pos = pos
+        self._target_outer.draw()
+        self._target_inner.draw()
+
+    def cross(self, x_px: float | None = None, y_px: float | None = None) -> None:
+        cx, cy = self.geometry.center_px
+        self._cross.pos = self.to_pix(cx if x_px is None else x_px, cy if y_px is None else y_px)
+        self._cross.draw()
+
+    def image(self, path: str | Path, placement: Placement) -> Any:
+        """Draw an image where ``placement`` says (returns the ImageStim for reuse)."""
+        left, top, right, bottom = placement.screen_rect_px
+        stim = self._visual.ImageStim(
+            self.win,
+            image=str(path),
+            units="pix",
+            pos=self.to_pix((left + right) / 2, (top + bottom) / 2),
+            size=(right - left, bottom - top),
+        )
+        stim.draw()
+        return stim
+
+    def flip(self, on_flip: Callable[[], Any] | None = None) -> float:
+        """Show what was drawn; ``on_flip`` runs right after the flip (e.g. the onset message)."""
+        if on_flip is not None:
+            self.win.callOnFlip(on_flip)
+        t = self.win.flip()  # None when not waiting for the blank
+        return float(t) if t is not None else float(self._core.getTime())
+
+    def screenshot(self, name: str) -> Path | None:
+        """Save what is drawn (call before :meth:`flip`) as ``<screenshot_dir>/<name>.png``."""
+        if self.screenshot_dir is None:
+            return None
+        self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+        path = self.screenshot_dir / f"{name}.png"
+        self.win.getMovieFrame(buffer="back")
+        self.win.saveMovieFrames(str(path))
+        self.win.movieFrames = []
+        return path
+
+    # -- keys -------------------------------------------------------------------------------------------
+    def keys(self, allowed: Sequence[str] | None = None) -> list[str]:
+        """Keys pressed since the last call."""
+        return list(self._event.getKeys(keyList=list(allowed) if allowed else None))
+
+    def wait_keys(self, allowed: Sequence[str], timeout_s: float | None = None) -> str | None:
+        """Wait for one of ``allowed`` (None after ``timeout_s``)."""
+        keys = self._event.waitKeys(maxWait=float("inf") if timeout_s is None else timeout_s, keyList=list(allowed))
+        return keys[0] if keys else None
+
+    def wait(self, seconds: float) -> None:
+        self._core.wait(seconds, hogCPUperiod=0)
+
+    def close(self) -> None:
+        self.win.close()

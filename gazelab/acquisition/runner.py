@@ -1,0 +1,349 @@
+"""The session flow lab staff know from SR Research's examples.
+
+Instructions -> calibration and validation (repeated until accepted, or skipped by the
+operator) -> trials (drift check every N trials; fixation cross; the image, with its onset
+message sent on the flip that shows it; inter-trial interval) -> close. Escape at any screen
+ends the session cleanly: everything recorded so far is saved and the session is marked
+``aborted``. Messages follow EyeLink's conventions (``TRIALID``, ``!V IMGLOAD``,
+``!V TRIAL_VAR``, ``TRIAL_RESULT``), so the ASC reader, Data Viewer and the session reader
+read the same structure.
+
+Keys: SPACE continues, ESCAPE aborts; on the validation screen R recalibrates and S skips
+(accepts a validation that missed the threshold, which is recorded).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gazelab.acquisition.calibration import Thresholds, target_layout, validation_report
+from gazelab.acquisition.config import ExperimentConfig
+from gazelab.acquisition.session import SessionWriter, host_time_ms, session_dir
+from gazelab.acquisition.trackers.base import Tracker
+from gazelab.errors import GazelabError, ParameterError
+from gazelab.geometry import Placement
+
+__all__ = ["make_tracker", "run_session"]
+
+CAL_TARGET_MS = 600.0
+POLL_S = 0.005
+
+
+class _Abort(Exception):
+    """Escape was pressed."""
+
+
+def make_tracker(backend: str, config: ExperimentConfig, participant: str, session: str) -> Tracker:
+    """The tracker named by ``backend`` (``simulated``, ``eyelink``)."""
+    if backend == "simulated":
+        from gazelab.acquisition.trackers.simulated import SimulatedTracker
+
+        seed = int.from_bytes(f"{participant}/{session}".encode(), "little") % (2**31)
+        return SimulatedTracker(
+            config.geometry, sampling_rate_hz=config.tracker.sampling_rate_hz, eyes=config.tracker.eye, seed=seed
+        )
+    if backend == "eyelink":
+        from gazelab.acquisition.trackers.eyelink import EyeLinkTracker, edf_name
+
+        return EyeLinkTracker(
+            config.geometry,
+            sampling_rate_hz=config.tracker.sampling_rate_hz,
+            eyes=config.tracker.eye,
+            edf=edf_name(participant, session),
+        )
+    raise ParameterError("tracker", backend, "'simulated' or 'eyelink' (the webcam backend is not built yet)")
+
+
+def _placement(cfg: ExperimentConfig, size: tuple[int, int]) -> Placement:
+    g = cfg.geometry
+    if cfg.placement == "center":
+        return Placement.centered(g, size, scale=1.0)
+    return Placement.centered(g, size, scale="fit")  # fit and fill keep the aspect ratio
+
+
+class _Session:
+    def __init__(
+        self, cfg: ExperimentConfig, tracker: Tracker, writer: SessionWriter, display: Any, echo: Callable[[str], None]
+    ) -> None:
+        self.cfg, self.tracker, self.writer, self.display, self.echo = cfg, tracker, writer, display, echo
+        self.trial_log = writer.folder / "trials.csv"
+
+    def msg(self, text: str) -> None:
+        self.writer.message(text, self.tracker.send_message(text))
+
+    def pump(self, seconds: float) -> None:
+        """Move samples to the session files and watch for Escape for ``seconds``."""
+        end = host_time_ms() + seconds * 1000.0
+        while True:
+            self.writer.add_samples(self.tracker.newest_samples())
+            if "escape" in self.display.keys(["escape"]):
+                raise _Abort
+            if host_time_ms() >= end:
+                return
+            self.display.wait(POLL_S)
+
+    def wait_key(self, allowed: list[str]) -> str:
+        key = self.display.wait_keys([*allowed, "escape"])
+        if key == "escape" or key is None:
+            raise _Abort
+        return key
+
+    # -- calibration ------------------------------------------------------------------------------
+    def _collect(self, targets: list[tuple[float, float]], name: str) -> list[list[tuple]]:
+        out = []
+        for k, (x, y) in enumerate(targets):
+            self.display.target(x, y)
+            if k == 0:
+                self.display.screenshot(f"{name}-target")
+            self.display.flip()
+            self.pump(0.25)  # the eye lands on the target
+            out.append(self.tracker.calibration_samples(x, y, CAL_TARGET_MS))
+        return out
+
+    def calibrate(self) -> None:
+        cal = self.cfg.calibration
+        g = self.cfg.geometry
+        targets = target_layout(cal.points, g)
+        thresholds = Thresholds(fair_mean_deg=cal.validation_threshold_deg, fair_max_deg=cal.max_error_deg)
+        reports = []
+        for attempt in range(1, cal.max_attempts + 1):
+            self.msg(f"!CAL CALIBRATION HV{cal.points} attempt {attempt}")
+            self.tracker.apply_calibration(targets, self._collect(targets, "calibration"))
+            val = self._collect(targets, "validation")
+            # the first recorded eye's (x, y): columns 2-3 of a sample row
+            gaze = [
+                np.asarray([[np.nan if v is None else v for v in row[2:4]] for row in rows], float).reshape(-1, 2)
+                for rows in val
+            ]
+            report = validation_report(targets, gaze, g, thresholds=thresholds)
+            accepted = report.accepted(cal.validation_threshold_deg, cal.max_error_deg)
+            reports.append(
+                {
+                    "attempt": attempt,
+                    "accepted": accepted,
+                    "grade": report.grade,
+                    "mean_error_deg": report.mean_error_deg,
+                    "max_error_deg": report.max_error_deg,
+                    "precision_rms_deg": report.precision_rms_deg,
+                    "data_loss": report.data_loss,
+                    "points": report.points,
+                }
+            )
+            self.writer.write_json("calibration.json", {"validations": reports})
+            self.msg(f"!CAL {report.summary()}")
+            self.echo(f"validation {attempt}: {report.summary()}")
+            lines = [
+                f"Validation {attempt}: {report.grade}",
+                f"mean error {report.mean_error_deg:.2f} deg, max {report.max_error_deg:.2f} deg "
+                f"(accept: mean <= {cal.validation_threshold_deg:g}, max <= {cal.max_error_deg:g})",
+            ]
+            lines += [f"point {i + 1}: {p['error_deg']:.2f} deg" for i, p in enumerate(report.points)]
+            lines.append(
+                "SPACE: continue    R: recalibrate" if accepted else "R: recalibrate    S: skip (accept anyway)"
+            )
+            self.display.text("\n".join(lines))
+            self.display.screenshot(f"validation-{attempt}")
+            self.display.flip()
+            key = self.wait_key(["space", "r"] if accepted else ["r", "s"])
+            if key == "space" or key == "s":
+                if key == "s":
+                    self.msg("!CAL VALIDATION SKIPPED by the operator")
+                    reports[-1]["skipped_by_operator"] = True
+                    self.writer.write_json("calibration.json", {"validations": reports})
+                return
+        self.msg("!CAL no accepted validation after the maximum attempts; continuing")
+
+    # -- trials ---------------------------------------------------------------------------------------
+    def drift_check(self) -> None:
+        cx, cy = self.cfg.geometry.center_px
+        self.display.target(cx, cy)
+        self.display.flip()
+        self.pump(0.3)
+        dx, dy = self.tracker.drift_correct(cx, cy)
+        err = float(self.cfg.geometry.angle_between(cx, cy, cx + dx, cy + dy))
+        self.msg(f"DRIFTCORRECT {self.tracker.eyes} at {cx:.0f},{cy:.0f} OFFSET {err:.2f} deg. {dx:.1f},{dy:.1f} pix.")
+
+    def trial(self, k: int, path: Path) -> None:
+        from PIL import Image
+
+        cfg = self.cfg
+        with Image.open(path) as im:
+            pixels = np.asarray(im.convert("RGB"))
+        placement = _placement(cfg, (pixels.shape[1], pixels.shape[0]))
+        if hasattr(self.tracker, "set_stimulus"):
+            self.tracker.set_stimulus(pixels, placement)
+        left, top, right, bottom = placement.screen_rect_px
+        self.msg(f"TRIALID {k}")
+        self.tracker.start_recording()
+        self.display.cross()
+        self.display.flip(on_flip=lambda: self.msg("FIXATION_CROSS"))
+        self.pump(cfg.timing.fixation_cross_ms / 1000.0)
+        self.display.image(path, placement)
+        if k == 1:
+            self.display.screenshot("trial-1")
+        imgload = (
+            f"!V IMGLOAD CENTER {path.name} {(left + right) / 2:.0f} {(top + bottom) / 2:.0f} "
+            f"{right - left:.0f} {bottom - top:.0f}"
+        )
+        self.display.flip(on_flip=lambda: (self.msg(imgload), self.msg("STIMULUS_ONSET")))
+        onset = self.tracker.tracker_time_ms()
+        self.pump(cfg.timing.stimulus_ms / 1000.0)
+        self.display.flip(on_flip=lambda: self.msg("STIMULUS_OFFSET"))
+        offset = self.tracker.tracker_time_ms()
+        self.tracker.stop_recording()
+        self.writer.add_samples(self.tracker.newest_samples())
+        self.msg(f"!V TRIAL_VAR stimulus {path.name}")
+        self.msg(f"!V TRIAL_VAR scale {placement.scale:.4f}")
+        self.msg("TRIAL_RESULT 0")
+        self._log(
+            {
+                "trial": k,
+                "stimulus": path.name,
+                "left_px": round(left, 2),
+                "top_px": round(top, 2),
+                "scale": round(placement.scale, 6),
+                "onset_ms": round(onset, 3),
+                "offset_ms": round(offset, 3),
+                "result": 0,
+            }
+        )
+        self.pump(cfg.timing.inter_trial_ms / 1000.0)
+
+    def _log(self, row: dict[str, Any]) -> None:
+        new = not self.trial_log.exists()
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
+        with self.trial_log.open("a", encoding="utf-8") as fh:  # one row at a time: a crash keeps the rows so far
+            fh.write(buf.getvalue())
+            fh.flush()
+
+
+def run_session(
+    config: ExperimentConfig,
+    participant: str,
+    session: str | int = 1,
+    *,
+    tracker: str | Tracker | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    display: Any = None,
+    fullscr: bool = True,
+    screenshot_dir: str | Path | None = None,
+    echo: Callable[[str], None] = print,
+) -> Path:
+    """Run one participant's session and return its folder.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        The experiment (see :func:`gazelab.acquisition.load_config`).
+    participant : str
+        Participant id (letters and digits).
+    session : str or int, optional
+        Session number/label (default 1).
+    tracker : str or Tracker, optional
+        Backend name or a ready tracker; default the config's.
+    out : path, optional
+        Output root; default the config's ``output``.
+    resume : bool, optional
+        Continue an existing session folder instead of refusing it.
+    display : object, optional
+        A display (default a new :class:`~gazelab.acquisition.display.PsychoPyDisplay`).
+    fullscr : bool, optional
+        Full-screen window (default True).
+    screenshot_dir : path, optional
+        Save screenshots of the calibration, validation and first trial screens here.
+    echo : callable, optional
+        Where progress lines go.
+
+    Returns
+    -------
+    Path
+        The session folder (``status`` in its session.json: complete or aborted).
+    """
+    session = str(session)
+    folder = session_dir(out or config.output, participant, session)
+    trk = (
+        tracker
+        if isinstance(tracker, Tracker)
+        else make_tracker(tracker or config.tracker.backend, config, participant, session)
+    )
+    seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
+    order = list(config.stimuli)
+    if config.order == "random":
+        order = [order[i] for i in np.random.default_rng(seed).permutation(len(order))]
+    g = config.geometry
+    meta = {
+        "participant": participant,
+        "session": session,
+        "experiment": config.name,
+        "tracker": trk.name,
+        "sampling_rate_hz": trk.sampling_rate_hz,
+        "order_seed": seed,
+        "order": [p.name for p in order],
+        "screen": {
+            "width_px": g.width_px,
+            "height_px": g.height_px,
+            "width_cm": g.width_cm,
+            "height_cm": g.height_cm,
+            "distance_cm": g.distance_cm,
+            "refresh_hz": config.refresh_hz,
+        },
+    }
+    writer = SessionWriter(folder, meta, eyes=trk.eyes, resume=resume)
+    writer.write_json("config.json", config.to_dict())
+    if config.source is not None and config.source.is_file():
+        shutil.copyfile(config.source, folder / "config.yaml")
+    own_display = display is None
+    if own_display:
+        from gazelab.acquisition.display import PsychoPyDisplay
+
+        display = PsychoPyDisplay(g, fullscr=fullscr, screenshot_dir=screenshot_dir)
+    run = _Session(config, trk, writer, display, echo)
+    status = "complete"
+    try:
+        trk.connect()
+        clock_offset = trk.tracker_time_ms() - host_time_ms()
+        writer.update_metadata(tracker_minus_host_clock_ms=clock_offset)
+        run.msg(f"DISPLAY_COORDS 0 0 {g.width_px - 1} {g.height_px - 1}")
+        display.text(config.instructions)
+        display.screenshot("instructions")
+        display.flip()
+        run.wait_key(["space"])
+        run.calibrate()
+        for k, path in enumerate(order, start=1):
+            if config.drift_check_every and k > 1 and (k - 1) % config.drift_check_every == 0:
+                run.drift_check()
+            run.trial(k, path)
+            echo(f"trial {k}/{len(order)}: {path.name}")
+    except _Abort:
+        status = "aborted"
+        echo("Escape: session ended early; everything so far is saved")
+    except GazelabError:
+        status = "aborted"
+        raise
+    finally:
+        try:
+            trk.stop_recording()
+            writer.add_samples(trk.newest_samples())
+            data_file = trk.fetch_data_file(folder)
+            if data_file is not None:
+                writer.update_metadata(tracker_data_file=data_file.name)
+        finally:
+            writer.close(status)
+            trk.close()
+            if own_display:
+                display.close()
+    echo(f"session saved in {folder} ({status}, {writer.n_samples} samples)")
+    return folder
