@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.gazelab-installed
 BENCH_STAMP := $(VENV)/.gazelab-bench-installed
 
-.PHONY: demo test lint bench setup clean
+.PHONY: demo test lint bench setup session clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/gazelab demo --out out/demo
+
+# a short simulated recording session in a PsychoPy window (Xvfb when there is no display)
+session: $(STAMP)
+	xvfb-run -a -s "-screen 0 1280x1024x24" $(BIN)/gazelab run examples/free-viewing.yaml --participant P01 \
+		--session $$(date +%H%M%S) --windowed --out out/sessions
 
 lint: $(STAMP)
 	$(BIN)/ruff check gazelab tests benchmarks
@@ -40,6 +45,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/efix_agreement.py
 	$(BIN)/python benchmarks/bench_maps.py
 	$(BIN)/python benchmarks/bench_hdf5_layout.py
+	$(BIN)/python benchmarks/simulated_vs_real.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

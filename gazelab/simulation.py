@@ -72,7 +72,7 @@ def simulate_gaze(
     *,
     n_fixations: int = 20,
     sampling_rate_hz: float = 500.0,
-    fixation_duration_ms: tuple[float, float] = (250.0, 80.0),
+    fixation_duration_ms: tuple[float, float] = (260.0, 120.0),
     min_fixation_ms: float = 80.0,
     noise_deg: float = 0.03,
     drift_deg_s: float = 0.3,
@@ -92,7 +92,8 @@ def simulate_gaze(
     sampling_rate_hz : float, optional
         Sampling rate in Hz (default 500).
     fixation_duration_ms : (float, float), optional
-        Mean and SD of fixation durations in ms (gamma distributed; default 250, 80).
+        Mean and SD of fixation durations in ms (gamma distributed; default 260, 120: median
+        about 235 ms and a long right tail, as in free viewing; see benchmarks/simulated_vs_real.py).
     min_fixation_ms : float, optional
         Shortest fixation, ms (default 80).
     noise_deg : float, optional

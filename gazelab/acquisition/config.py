@@ -155,6 +155,11 @@ def _stimuli(path: Path, spec: _Fields) -> tuple[Path, ...]:
         missing = [str(p) for p in files if not p.is_file()]
         if missing:
             raise ParseError(path, f"field 'stimuli.files': not found: {missing[:3]}")
+    videos = [p.name for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
+    if videos:
+        raise ParseError(
+            path, f"field 'stimuli': video stimuli {videos[:3]} are not supported by the runner yet; expected images"
+        )
     spec.check_unknown()
     return tuple(files)
 

@@ -29,6 +29,14 @@ def folder(tmp_path):
     return tmp_path
 
 
+def test_video_stimuli_are_refused_for_now(folder):
+    (folder / "stimuli" / "clip.mp4").write_bytes(b"\x00")
+    p = folder / "exp.yaml"
+    p.write_text(GOOD)
+    with pytest.raises(ParseError, match="video stimuli"):
+        load_config(p)
+
+
 def test_good_config(folder):
     p = folder / "exp.yaml"
     p.write_text(GOOD)
@@ -53,6 +61,7 @@ def test_good_config(folder):
         (("{folder: stimuli/}", "{files: [0.png, 9.png]}"), "not found"),
         (("width_px: 1920, ", ""), "missing field 'screen.width_px'"),
         (("name: free-viewing", "name: [unclosed"), "not valid YAML"),
+        (("{folder: stimuli/}", "{files: [0.png, clip.mp4]}"), "not found"),
     ],
 )
 def test_mistakes_name_the_field(folder, change, message):
