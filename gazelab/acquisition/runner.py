@@ -109,6 +109,12 @@ class _Session:
         return out
 
     def calibrate(self) -> None:
+        # EyeLink: the Host's own camera setup and calibration first (dummy mode has no camera to set up)
+        if hasattr(self.tracker, "host_setup") and not getattr(self.tracker, "dummy", True):
+            self.display.text("Camera setup and calibration on the EyeLink Host PC.\nESCAPE there returns here.")
+            self.display.flip()
+            events = self.tracker.host_setup(self.display)
+            self.writer.write_json("host_setup.json", {"events": [list(e) for e in events]})
         cal = self.cfg.calibration
         g = self.cfg.geometry
         targets = target_layout(cal.points, g)

@@ -175,3 +175,32 @@ def test_eyelink_dummy_mode_session(xvfb, tmp_path):
     assert cal[0]["grade"] == "POOR" and cal[0]["skipped_by_operator"]
     msgs = (folder / "messages.tsv").read_text()
     assert "TRIALID 1" in msgs and "!V IMGLOAD CENTER" in msgs and "TRIAL_RESULT 0" in msgs
+
+
+HOST_SETUP = """
+import threading, time
+from psychopy import event
+from gazelab.acquisition.display import PsychoPyDisplay
+from gazelab.acquisition.trackers.eyelink import EyeLinkTracker
+from gazelab.geometry import Geometry
+g = Geometry(1280, 1024, 37.5, 30.0, 60.0)
+d = PsychoPyDisplay(g, fullscr=False)
+tr = EyeLinkTracker(g)
+tr.connect()
+threading.Timer(1.0, lambda: event._onPygletKey(symbol="escape", modifiers=0, emulated=True)).start()
+events = tr.host_setup(d)
+print("EVENTS", events)
+tr.close()
+d.close()
+"""
+
+
+def test_eyelink_host_setup_returns_on_escape(xvfb):
+    """doTrackerSetup spins forever without custom graphics; with gazelab's, Escape leaves it."""
+    pytest.importorskip("pylink", reason="pylink is the eyelink extra")
+    env = {**os.environ, "DISPLAY": xvfb}
+    r = subprocess.run(
+        [sys.executable, "-c", HOST_SETUP], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "('key', 'escape')" in r.stdout

@@ -9,9 +9,9 @@ end close the EDF and transfer it into the session folder (``receiveDataFile``),
 
 Dummy mode has no gaze: :meth:`newest_samples` then returns nothing and the calibration
 samples are empty (``pylink`` returns None), which the runner's validation reports as data
-loss. Calibration graphics for the Host-driven setup (``doTrackerSetup``) need an
-``EyeLinkCustomDisplay``; in dummy mode gazelab never calls ``doTrackerSetup`` (it would spin
-forever without one).
+loss. The Host-driven setup (``doTrackerSetup``, :meth:`EyeLinkTracker.host_setup`) draws in
+gazelab's PsychoPy window through :mod:`~gazelab.acquisition.trackers.eyelink_display`; without
+such a display ``doTrackerSetup`` would spin forever, so it is never called without one.
 """
 
 from __future__ import annotations
@@ -160,7 +160,22 @@ class EyeLinkTracker(Tracker):
         return rows
 
     def apply_calibration(self, targets_px: list[tuple[float, float]], samples: list[list[SampleRow]]) -> None:
-        """The EyeLink calibrates itself (Host-driven); gazelab only validates against its targets."""
+        """The EyeLink calibrates itself (Host-driven, see :meth:`host_setup`); nothing to fit here."""
+
+    def host_setup(self, display: object) -> list[tuple[str, object]]:
+        """Run the Host-driven camera setup, calibration and validation (``doTrackerSetup``).
+
+        The Host draws its targets in ``display`` (a PsychoPyDisplay) through gazelab's
+        ``EyeLinkCustomDisplay``; the operator drives it with the usual keys (C calibrate,
+        V validate, Enter accept, Escape leave). Returns what the Host asked for.
+        """
+        from gazelab.acquisition.trackers.eyelink_display import make_calibration_display
+
+        el = self._need()
+        graphics = make_calibration_display(display)
+        self._pylink.openGraphicsEx(graphics)
+        el.doTrackerSetup()
+        return list(graphics.events)
 
     def drift_correct(self, x_px: float, y_px: float) -> tuple[float, float]:
         if self.dummy:
