@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.gazelab-installed
 BENCH_STAMP := $(VENV)/.gazelab-bench-installed
 
-.PHONY: demo test lint bench setup session clean
+.PHONY: demo test lint bench setup session clean xvfb
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +28,16 @@ session: $(STAMP)
 		--session $$(date +%H%M%S) --windowed --out out/sessions
 
 lint: $(STAMP)
-	$(BIN)/ruff check gazelab tests benchmarks
-	$(BIN)/ruff format --check gazelab tests benchmarks
+	$(BIN)/ruff check gazelab tests benchmarks examples
+	$(BIN)/ruff format --check gazelab tests benchmarks examples
 
-test: lint
+# the PsychoPy session tests need an X server: Xvfb (Debian), installed here when missing and root
+xvfb:
+	@command -v Xvfb >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		apt-get install -y -qq xvfb xauth >/dev/null; } || \
+		echo "Xvfb is missing: the PsychoPy session tests will be skipped (apt-get install xvfb)"
+
+test: lint xvfb
 	$(BIN)/python -m pytest
 
 $(BENCH_STAMP): $(STAMP)
