@@ -549,6 +549,11 @@ def build_dataset(
             progress=show,
             after_stimulus=_after_stimulus,
         )
+    return _report(out, tables, t0, notes)
+
+
+def _report(out: Path, tables: dict[str, Any], t0: float, notes: Sequence[str]) -> BuildReport:
+    """What a finished write produced (counts from the tables, size from the file)."""
     return BuildReport(
         path=out,
         sessions=len(tables["sessions"]),
@@ -559,8 +564,18 @@ def build_dataset(
         fixations_outside=int(tables["sessions"]["n_fixations_outside"].sum()),
         seconds=time.perf_counter() - t0,
         size_bytes=out.stat().st_size,
-        notes=notes,
+        notes=list(notes),
     )
+
+
+def write_header(f: h5py.File, *, title: str, created_utc: str, modified_utc: str) -> None:
+    """Root attributes of a dataset being written; ``complete`` stays 0 until the end."""
+    f.attrs["format"] = schema.FORMAT_NAME
+    f.attrs["format_version"] = schema.FORMAT_VERSION
+    f.attrs["complete"] = 0
+    f.attrs["title"] = title
+    f.attrs["created_utc"] = created_utc
+    f.attrs["modified_utc"] = modified_utc
 
 
 def _hide(progress: bool | None) -> bool | None:
@@ -721,12 +736,7 @@ def _write(
     stimuli = tables["stimuli"]
     fixations = tables["fixations"]
     with h5py.File(tmp, "w") as f, h5py.File(source, "r") if source else contextlib.nullcontext() as old:
-        f.attrs["format"] = schema.FORMAT_NAME
-        f.attrs["format_version"] = schema.FORMAT_VERSION
-        f.attrs["complete"] = 0
-        f.attrs["title"] = title
-        f.attrs["created_utc"] = history[0]["time_utc"]
-        f.attrs["modified_utc"] = history[-1]["time_utc"]
+        write_header(f, title=title, created_utc=history[0]["time_utc"], modified_utc=history[-1]["time_utc"])
         for name, spec in schema.TABLES.items():
             schema.write_table(f, name, tables[name], spec)
         f["fixations"].create_dataset("stimulus_offsets", data=_offsets(fixations["stimulus"], len(stimuli)))
@@ -832,18 +842,7 @@ def write_tables(
             progress=progress,
             after_stimulus=None,
         )
-    return BuildReport(
-        path=out,
-        sessions=len(tables["sessions"]),
-        stimuli=len(tables["stimuli"]),
-        observers=len(tables["observers"]),
-        trials=len(tables["trials"]),
-        fixations=len(tables["fixations"]),
-        fixations_outside=int(tables["sessions"]["n_fixations_outside"].sum()),
-        seconds=time.perf_counter() - t0,
-        size_bytes=out.stat().st_size,
-        notes=list(notes),
-    )
+    return _report(out, tables, t0, notes)
 
 
 def _write_checksums(f: h5py.File) -> None:

@@ -123,7 +123,7 @@ def build_video_dataset(
     -------
     Path
     """
-    from gazelab.datasets.release import _write_checksums
+    from gazelab.datasets.release import _write_checksums, write_header
 
     fx = pd.read_csv(fixations) if isinstance(fixations, (str, Path)) else fixations.copy()
     need = ["video", "observer", "x_px", "y_px", "onset_ms", "duration_ms"]
@@ -183,16 +183,8 @@ def build_video_dataset(
     import h5py
 
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs.update(
-            {
-                "format": schema.FORMAT_NAME,
-                "format_version": schema.FORMAT_VERSION,
-                "complete": 0,
-                "title": title,
-                "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
-        )
-        f.attrs["modified_utc"] = f.attrs["created_utc"]
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        write_header(f, title=title, created_utc=created, modified_utc=created)
         for name, spec in schema.TABLES.items():
             schema.write_table(f, name, empty[name], spec)
         f["fixations"].create_dataset("stimulus_offsets", data=np.zeros(1, np.int64))

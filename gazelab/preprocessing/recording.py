@@ -66,6 +66,39 @@ def eye_name(eye: str) -> str:
     return EYES[key]
 
 
+#: Columns of the ``events`` table, in order (see the module documentation).
+EVENT_COLUMNS = [
+    "type",
+    "eye",
+    "onset_ms",
+    "offset_ms",
+    "duration_ms",
+    "x_px",
+    "y_px",
+    "pupil",
+    "x_start_px",
+    "y_start_px",
+    "x_end_px",
+    "y_end_px",
+    "amplitude_deg",
+    "peak_velocity_deg_s",
+    "xres_px_per_deg",
+    "yres_px_per_deg",
+    "line",
+]
+
+
+def events_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """The events table from rows in the order of :data:`EVENT_COLUMNS` (no rows: an empty table)."""
+    df = pd.DataFrame.from_records(rows, columns=EVENT_COLUMNS)
+    for c in EVENT_COLUMNS[2:-1]:
+        df[c] = df[c].astype(float)
+    df["line"] = df["line"].astype(np.int64)
+    df["type"] = df["type"].astype("string")
+    df["eye"] = df["eye"].astype("string")
+    return df
+
+
 @dataclass
 class Recording:
     """Raw gaze data of one recording session, as tidy tables.

@@ -14,7 +14,10 @@ from gazelab.datasets.release import BuildReport, write_tables
 from gazelab.datasets.schema import image_header
 from gazelab.errors import ParseError
 
-__all__ = ["stimulus_row", "write_imported"]
+__all__ = ["FIXATION_FIELDS", "stimulus_row", "write_imported"]
+
+#: Columns of the fixation parts an importer hands to :func:`write_imported`.
+FIXATION_FIELDS = ["stimulus", "observer", "x_px", "y_px", "onset_ms", "duration_ms", "order"]
 
 
 def stimulus_row(
@@ -49,7 +52,7 @@ def stimulus_row(
 def write_imported(
     out: str | Path,
     stimuli: list[dict[str, Any]],
-    fixations: pd.DataFrame,
+    fixations: Sequence[pd.DataFrame],
     *,
     layout: str,
     sources: Sequence[Path],
@@ -60,14 +63,15 @@ def write_imported(
 ) -> BuildReport:
     """Write an imported dataset.
 
-    ``fixations`` has ``stimulus`` (row in ``stimuli``), ``observer`` (id), ``x_px``, ``y_px``
-    (0-based continuous image px), ``onset_ms``, ``duration_ms`` (NaN when the layout has no
-    timing) and ``order`` (position in the observer's sequence on that stimulus). Each
+    ``fixations`` is a list of parts (concatenated here; may be empty), each with the columns
+    :data:`FIXATION_FIELDS`: ``stimulus`` (row in ``stimuli``), ``observer`` (id), ``x_px``,
+    ``y_px`` (0-based continuous image px), ``onset_ms``, ``duration_ms`` (NaN when the layout
+    has no timing) and ``order`` (position in the observer's sequence on that stimulus). Each
     (stimulus, observer) becomes a trial and each observer a session; fixations outside their
     image are dropped and counted per observer.
     """
     st = pd.DataFrame(stimuli)
-    fx = fixations.reset_index(drop=True)
+    fx = pd.concat(fixations, ignore_index=True) if len(fixations) else pd.DataFrame(columns=FIXATION_FIELDS)
     observers = sorted(fx["observer"].astype(str).unique()) if len(fx) else []
     obs_index = {o: i for i, o in enumerate(observers)}
     fx = fx.assign(observer=fx["observer"].astype(str).map(obs_index).astype(np.int32))

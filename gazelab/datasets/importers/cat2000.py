@@ -106,7 +106,7 @@ def import_cat2000(
     return write_imported(
         out,
         stimuli,
-        pd.concat(parts, ignore_index=True),
+        parts,
         layout="cat2000",
         sources=sources[:1],
         params=params,

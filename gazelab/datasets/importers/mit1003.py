@@ -125,11 +125,6 @@ def import_mit1003(
                 fx.assign(stimulus=index[mat.stem[:63]], observer=subject.name, order=np.arange(1, len(fx) + 1))
             )
             sources.append(mat)
-    fx = (
-        pd.concat(parts, ignore_index=True)
-        if parts
-        else pd.DataFrame(columns=["stimulus", "observer", "x_px", "y_px", "onset_ms", "duration_ms", "order"])
-    )
     params = {
         "sigma_px": sigma_px,
         "fixation_detection": f"I-DT {dispersion_px} px, 100 ms on 240 Hz eyeData",
@@ -139,7 +134,7 @@ def import_mit1003(
     return write_imported(
         out,
         stimuli,
-        fx,
+        parts,
         layout="mit1003",
         sources=sources[:1],
         params=params,

@@ -135,7 +135,7 @@ def import_nus_scene(
     return write_imported(
         out,
         stimuli,
-        pd.concat(parts, ignore_index=True),
+        parts,
         layout="nus-scene",
         sources=[mat],
         params=params,

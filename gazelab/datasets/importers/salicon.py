@@ -165,11 +165,6 @@ def import_salicon(
         layout = "salicon-2017"
     else:
         raise ParseError(root, f"neither fixations_{split}2014.json (2015) nor fixations/{split}/ (2017) found")
-    fx = (
-        pd.concat(parts, ignore_index=True)
-        if parts
-        else pd.DataFrame(columns=["stimulus", "observer", "x_px", "y_px", "onset_ms", "duration_ms", "order"])
-    )
     params = {
         "layout": layout,
         "split": split,
@@ -181,7 +176,7 @@ def import_salicon(
     return write_imported(
         out,
         stimuli,
-        fx,
+        parts,
         layout=layout,
         sources=sources,
         params=params,

@@ -39,17 +39,7 @@ def empty_fixation_table() -> pd.DataFrame:
     return fixation_table_from_columns({c: [] for c in FIXATION_COLUMNS})
 
 
-_FLOAT_COLUMNS = (
-    "onset_ms",
-    "offset_ms",
-    "duration_ms",
-    "x_px",
-    "y_px",
-    "x_deg",
-    "y_deg",
-    "dispersion_px",
-    "dispersion_deg",
-)
+_FLOAT_COLUMNS = tuple(c for c in FIXATION_COLUMNS if c not in ("eye", "trial", "block", "n_samples", "algorithm"))
 
 
 def fixation_table_from_columns(cols: dict[str, object]) -> pd.DataFrame:

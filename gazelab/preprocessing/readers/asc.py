@@ -48,7 +48,7 @@ import pandas as pd
 from gazelab.errors import ParseError
 from gazelab.preprocessing.readers._registry import register_reader
 from gazelab.preprocessing.readers._trials import assign_trials, build_trials
-from gazelab.preprocessing.recording import EYES, Recording
+from gazelab.preprocessing.recording import EYES, Recording, events_frame
 
 __all__ = ["read_asc"]
 
@@ -509,7 +509,7 @@ def read_asc(
         samples["time_ms"] = t
 
     # ---- events, messages --------------------------------------------------------------------
-    events = _events_frame(ev_rows)
+    events = events_frame(ev_rows)
     messages = pd.DataFrame(
         {
             "time_ms": np.asarray(msg_time, dtype=float),
@@ -615,37 +615,6 @@ def _parse_event(kind: str, tok: list[str], lineno: int) -> tuple[Any, ...]:
     else:
         typ = "blink"
     return (typ, eye, on, off, dur, x, y, p, xs, ys, xe, ye, amp, pv, xr, yr, lineno)
-
-
-_EVENT_COLUMNS = [
-    "type",
-    "eye",
-    "onset_ms",
-    "offset_ms",
-    "duration_ms",
-    "x_px",
-    "y_px",
-    "pupil",
-    "x_start_px",
-    "y_start_px",
-    "x_end_px",
-    "y_end_px",
-    "amplitude_deg",
-    "peak_velocity_deg_s",
-    "xres_px_per_deg",
-    "yres_px_per_deg",
-    "line",
-]
-
-
-def _events_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
-    df = pd.DataFrame.from_records(rows, columns=_EVENT_COLUMNS)
-    for c in _EVENT_COLUMNS[2:-1]:
-        df[c] = df[c].astype(float)
-    df["line"] = df["line"].astype(np.int64)
-    df["type"] = df["type"].astype("string")
-    df["eye"] = df["eye"].astype("string")
-    return df
 
 
 def _block_of(times: np.ndarray, on: np.ndarray, off: np.ndarray) -> pd.arrays.IntegerArray:

@@ -22,7 +22,7 @@ from gazelab.acquisition.session import SESSION_FORMAT
 from gazelab.errors import ParseError
 from gazelab.preprocessing.readers._registry import register_reader
 from gazelab.preprocessing.readers._trials import assign_trials, build_trials
-from gazelab.preprocessing.recording import Recording
+from gazelab.preprocessing.recording import Recording, events_frame
 
 __all__ = ["read_session"]
 
@@ -107,20 +107,11 @@ def read_session(path: str | Path) -> Recording:
             "line": change[:-1] + 2,
         }
     )
-    events = pd.DataFrame(
-        {
-            "type": pd.Series(dtype="string"),
-            "eye": pd.Series(dtype="string"),
-            "onset_ms": pd.Series(dtype=float),
-            "offset_ms": pd.Series(dtype=float),
-            "duration_ms": pd.Series(dtype=float),
-        }
-    )
     screen = meta.get("screen") or {}
     screen_px = (int(screen["width_px"]), int(screen["height_px"])) if "width_px" in screen else None
     return Recording(
         samples=samples,
-        events=events,
+        events=events_frame([]),
         messages=messages,
         trials=trials,
         blocks=blocks,

@@ -19,7 +19,7 @@ import pandas as pd
 from gazelab.errors import ParameterError, ParseError
 from gazelab.preprocessing.readers._registry import register_reader
 from gazelab.preprocessing.readers._trials import TRIAL_COLUMNS, assign_trials
-from gazelab.preprocessing.recording import EYES, Recording
+from gazelab.preprocessing.recording import EYES, Recording, events_frame
 
 __all__ = ["read_tabular"]
 
@@ -178,17 +178,12 @@ def read_tabular(
             "line": [2],
         }
     )
-    empty_events = pd.DataFrame(
-        {c: pd.Series(dtype=float) for c in ("onset_ms", "offset_ms", "duration_ms", "x_px", "y_px")}
-    )
-    empty_events.insert(0, "eye", pd.Series(dtype="string"))
-    empty_events.insert(0, "type", pd.Series(dtype="string"))
     messages = pd.DataFrame(
         {"time_ms": pd.Series(dtype=float), "offset_ms": pd.Series(dtype=float), "text": pd.Series(dtype="string")}
     )
     return Recording(
         samples=samples,
-        events=empty_events,
+        events=events_frame([]),
         messages=messages,
         trials=trials,
         blocks=blocks,
