@@ -13,7 +13,7 @@ BENCH_STAMP := $(VENV)/.gazelab-bench-installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,torch,eyelink,psychopy]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,torch,eyelink,psychopy,webcam,analysis]"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps psychopy==2026.2.5
 	touch $(STAMP)
 
@@ -41,7 +41,7 @@ test: lint xvfb
 	$(BIN)/python -m pytest
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,torch,eyelink,psychopy,bench]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,torch,eyelink,psychopy,webcam,analysis,bench]"
 	touch $(BENCH_STAMP)
 
 # benchmarks against the peers (pymovements, MNE); run by hand, not in CI
