@@ -1,0 +1,93 @@
+"""Alignment training: it lowers the alignment loss, resumes exactly, refuses to overwrite, logs per epoch."""
+
+import pandas as pd
+import pytest
+import torch
+
+from gazelab.errors import ParameterError
+from gazelab.models import AlignConfig, align, make_distractor_task
+
+
+@pytest.fixture(scope="module")
+def task(tmp_path_factory):
+    path = tmp_path_factory.mktemp("task") / "task.h5"
+    make_distractor_task(path, n_images=40, size_px=64, n_observers=4, seed=1, progress=False)
+    return path
+
+
+def _cfg(**kw):
+    base = dict(
+        model="resnet18",
+        attention="spatial",
+        loss="kl",
+        lam=5.0,
+        lambda_schedule="constant",
+        epochs=3,
+        batch_size=8,
+        lr=3e-3,
+        input_size=64,
+        seed=3,
+        head_options={},
+    )
+    base.update(kw)
+    return AlignConfig(**base)
+
+
+def test_distractor_task_dataset(task):
+    from gazelab.datasets import GazeDataset
+
+    ds = GazeDataset(task, "train", targets=("saliency", "fixations", "label"))
+    assert len(ds) == 30 and ds.label_names == ["circle", "cross", "square", "triangle"]
+    item = ds[0]
+    assert item["image"].shape == (3, 64, 64) and item["label"] in ds.label_names
+    assert len(GazeDataset(task, "val")) == 10
+
+
+def test_training_lowers_the_alignment_loss_and_logs_every_epoch(task, tmp_path):
+    res = align(task, tmp_path / "run", _cfg(), progress=False)
+    h = res.history
+    assert list(h["epoch"]) == [0, 1, 2, 3]
+    assert h["train_alignment_loss"].iloc[-1] < 0.9 * h["train_alignment_loss"].iloc[1]
+    assert h["val_cc"].iloc[-1] > h["val_cc"].iloc[0]
+    for col in ("val_accuracy", "val_cc", "val_nss", "val_spearman", "val_kld", "train_accuracy", "lambda"):
+        assert col in h.columns
+    logged = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert len(logged) == 4
+    assert (tmp_path / "run" / "model.pt").is_file() and (tmp_path / "run" / "config.json").is_file()
+
+
+def test_resume_gives_the_same_weights_as_one_run(task, tmp_path):
+    cfg = _cfg(attention="aib", epochs=2, loss="cc", head_options={"n_anchors": 10})
+    full = align(task, tmp_path / "full", cfg, progress=False)
+    first = _cfg(attention="aib", epochs=1, loss="cc", head_options={"n_anchors": 10})
+    align(task, tmp_path / "parts", first, progress=False)
+    resumed = align(task, tmp_path / "parts", cfg, resume=True, progress=False)
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert list(resumed.history["epoch"]) == [0, 1, 2]
+    pd.testing.assert_frame_equal(
+        full.history.drop(columns="seconds"), resumed.history.drop(columns="seconds"), check_exact=False, rtol=1e-6
+    )
+
+
+def test_existing_run_is_refused_and_mismatched_resume_is_named(task, tmp_path):
+    align(task, tmp_path / "run", _cfg(epochs=1), progress=False)
+    with pytest.raises(ParameterError, match="resume"):
+        align(task, tmp_path / "run", _cfg(epochs=1), progress=False)
+    with pytest.raises(ParameterError, match="lam"):
+        align(task, tmp_path / "run", _cfg(epochs=2, lam=0.5), resume=True, progress=False)
+
+
+def test_control_run_without_alignment_and_teacher_labels(task, tmp_path):
+    res = align(task, tmp_path / "teacher", _cfg(epochs=1, lam=0.0, labels="teacher"), progress=False)
+    # the untrained model's own predictions are the labels: it agrees with them fully before training
+    assert res.history["val_accuracy"].iloc[0] == 1.0
+    assert res.history["lambda"].iloc[-1] == 0.0
+
+
+def test_bad_settings_are_named(task, tmp_path):
+    with pytest.raises(ParameterError, match="loss"):
+        align(task, tmp_path / "x", _cfg(loss="dice"))
+    with pytest.raises(ParameterError, match="labels"):
+        align(task, tmp_path / "x", _cfg(labels="oracle"))
