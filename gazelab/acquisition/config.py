@@ -14,6 +14,8 @@ Example (every field shown; those with defaults may be left out)::
     calibration: {points: 9, validation_threshold_deg: 1.0, max_error_deg: 1.5, max_attempts: 3}
     drift_check_every: 5                  # trials; 0 = never
     tracker: {backend: simulated, sampling_rate_hz: 1000, eye: L}
+    # webcam backend only: camera index or video file (relative to this file), its frame rate
+    #   tracker: {backend: webcam, camera: 0, camera_fps: 30, eye: L}
     output: sessions/
 """
 
@@ -58,6 +60,10 @@ class TrackerConfig:
     backend: str = "simulated"
     sampling_rate_hz: float = 1000.0
     eye: str = "L"
+    #: webcam backend: camera index, or a video file path (resolved against the YAML's folder)
+    camera: int | str = 0
+    #: webcam backend: frame rate asked of the camera, Hz (a video file plays at its own)
+    camera_fps: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,18 @@ def _stimuli(path: Path, spec: _Fields) -> tuple[Path, ...]:
     return tuple(files)
 
 
+def _camera(path: Path, trk: _Fields) -> int | str:
+    v = trk.get("camera", 0)
+    if isinstance(v, bool) or (isinstance(v, int) and v < 0) or not isinstance(v, (int, str)):
+        raise trk._fail("camera", v, "a camera index >= 0 or a video file")
+    if isinstance(v, int):
+        return v
+    video = (path.parent / v).resolve()
+    if not video.is_file():
+        raise trk._fail("camera", v, f"a camera index or an existing video file (not found: {video})")
+    return str(video)
+
+
 def load_config(path: str | Path) -> ExperimentConfig:
     """Read and validate an experiment YAML file.
 
@@ -216,6 +234,8 @@ def load_config(path: str | Path) -> ExperimentConfig:
         trk.choice("backend", "simulated", ("simulated", "eyelink", "webcam")),
         trk.number("sampling_rate_hz", 1000.0, unit="Hz"),
         trk.choice("eye", "L", ("L", "R", "LR")),
+        _camera(path, trk),
+        trk.number("camera_fps", 30.0, unit="Hz"),
     )
     trk.check_unknown()
     seed = top.get("seed", None)

@@ -42,7 +42,7 @@ class _Abort(Exception):
 
 
 def make_tracker(backend: str, config: ExperimentConfig, participant: str, session: str) -> Tracker:
-    """The tracker named by ``backend`` (``simulated``, ``eyelink``)."""
+    """The tracker named by ``backend`` (``simulated``, ``eyelink``, ``webcam``)."""
     if backend == "simulated":
         from gazelab.acquisition.trackers.simulated import SimulatedTracker
 
@@ -59,7 +59,19 @@ def make_tracker(backend: str, config: ExperimentConfig, participant: str, sessi
             eyes=config.tracker.eye,
             edf=edf_name(participant, session),
         )
-    raise ParameterError("tracker", backend, "'simulated' or 'eyelink' (the webcam backend is not built yet)")
+    if backend == "webcam":
+        from gazelab.acquisition.trackers.webcam import WebcamTracker
+
+        trk = config.tracker
+        # a video file standing in for the camera loops, so that it lasts the whole session
+        return WebcamTracker(config.geometry, camera=trk.camera, fps=trk.camera_fps, eyes=trk.eye, loop=True)
+    raise ParameterError("tracker", backend, "'simulated', 'eyelink' or 'webcam'")
+
+
+def _tracker_metadata(trk: Tracker) -> dict[str, Any]:
+    """What a backend adds to session.json (the webcam: gaze source, camera, dropped frames)."""
+    extra = getattr(trk, "session_metadata", None)
+    return dict(extra()) if callable(extra) else {}
 
 
 def _placement(cfg: ExperimentConfig, size: tuple[int, int]) -> Placement:
@@ -321,7 +333,7 @@ def run_session(
     try:
         trk.connect()
         clock_offset = trk.tracker_time_ms() - host_time_ms()
-        writer.update_metadata(tracker_minus_host_clock_ms=clock_offset)
+        writer.update_metadata(tracker_minus_host_clock_ms=clock_offset, **_tracker_metadata(trk))
         run.msg(f"DISPLAY_COORDS 0 0 {g.width_px - 1} {g.height_px - 1}")
         display.text(config.instructions)
         display.screenshot("instructions")
@@ -343,6 +355,7 @@ def run_session(
         try:
             trk.stop_recording()
             writer.add_samples(trk.newest_samples())
+            writer.update_metadata(**_tracker_metadata(trk))
             data_file = trk.fetch_data_file(folder)
             if data_file is not None:
                 writer.update_metadata(tracker_data_file=data_file.name)
