@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/gazelab demo --out out/demo
+	$(BIN)/gazelab demo --out out/demo-$$(date +%Y%m%d-%H%M%S)
 
 # a short simulated recording session in a PsychoPy window (Xvfb when there is no display)
 session: $(STAMP)
@@ -52,6 +52,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench_maps.py
 	$(BIN)/python benchmarks/bench_hdf5_layout.py
 	$(BIN)/python benchmarks/simulated_vs_real.py
+	$(BIN)/python benchmarks/bench_webcam.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

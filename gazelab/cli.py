@@ -33,7 +33,11 @@ Typical use:
   gazelab validate dataset.h5              check a dataset
   gazelab run EXPERIMENT.yaml --participant P01
                                            run a recording session
-  gazelab demo                             run the built-in example end to end
+  gazelab compare dataset.h5 --model resnet50 --method gradcam --out report/
+                                           model attention vs human gaze
+  gazelab align dataset.h5 --model resnet18 --attention aib --loss kl \\
+      --lambda 1.0 --epochs 5 --out run/    train with attention alignment
+  gazelab demo --out DIR                   run the whole pipeline end to end
 
 Recordings: EyeLink .asc / .asc.gz (edf2asc output), gazelab session folders,
 or CSV/TSV sample exports.
@@ -453,9 +457,14 @@ def release_cmd(dataset: Path, meta: Path) -> None:
 @click.option("--session", "-s", default="1", show_default=True, help="Session number or label.")
 @click.option(
     "--tracker",
-    type=click.Choice(["simulated", "eyelink"]),
+    type=click.Choice(["simulated", "eyelink", "webcam"]),
     default=None,
     help="Override the experiment's tracker backend.",
+)
+@click.option(
+    "--camera",
+    default=None,
+    help="webcam: camera index or video file (overrides the experiment's tracker.camera).",
 )
 @click.option(
     "--out",
@@ -476,6 +485,7 @@ def run_cmd(
     participant: str,
     session: str,
     tracker: str | None,
+    camera: str | None,
     out: Path | None,
     resume: bool,
     windowed: bool,
@@ -483,11 +493,21 @@ def run_cmd(
 ) -> None:
     """Run a session of EXPERIMENT (YAML) for one participant: instructions, calibration and
     validation, trials with drift checks. ESCAPE ends it early, saving everything so far."""
+    from dataclasses import replace
+
     from gazelab.acquisition.config import load_config
     from gazelab.acquisition.runner import run_session
 
+    config = load_config(experiment)
+    if camera is not None:
+        if not camera.isdigit() and not Path(camera).is_file():
+            raise click.BadParameter(
+                f"{camera!r} is neither a camera index nor an existing video file", param_hint="--camera"
+            )
+        cam: int | str = int(camera) if camera.isdigit() else str(Path(camera).resolve())
+        config = replace(config, tracker=replace(config.tracker, camera=cam))
     folder = run_session(
-        load_config(experiment),
+        config,
         participant,
         session,
         tracker=tracker,
@@ -514,21 +534,221 @@ def recover_cmd(session: Path) -> None:
     )
 
 
+@cli.command("compare")
+@click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--model", required=True, help="efficientnet_lite0 (pretrained, offline) or a torchvision classifier name."
+)
+@click.option(
+    "--weights",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="State dict for a torchvision model (default: random init; nothing is downloaded).",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["gradcam", "gradcampp", "cam", "rollout", "module"]),
+    default="gradcam",
+    show_default=True,
+    help="Attention extraction method.",
+)
+@click.option("--layer", default=None, help="Target layer (default: the model's last convolutional stage).")
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Report folder.")
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--input-size", nargs=2, type=int, default=None, metavar="H W", help="Model input size, px.")
+@click.option("--split", default=None, help="Only this stored split.")
+@click.option(
+    "--metric", "metrics", multiple=True, help="Metric to score (repeat; default cc nss kld sim auc_judd auc_shuffled)."
+)
+@click.option(
+    "--footing",
+    type=click.Choice(["observers", "all"]),
+    default="observers",
+    show_default=True,
+    help="observers: each observer held out in turn (model, centre bias and ceiling alike); all: all fixations.",
+)
+@click.option(
+    "--score-size", type=int, default=256, show_default=True, help="Longer side of the scoring maps, px (0: own size)."
+)
+@click.option("--no-ceiling", is_flag=True, help="Skip the inter-observer ceiling.")
+@click.option(
+    "--baseline-cache", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Reuse baseline scores."
+)
+@click.option("--no-resume", is_flag=True, help="Start over instead of continuing a report in --out.")
+@click.option("--bootstrap", type=int, default=2000, show_default=True, help="Bootstrap resamples for the CIs.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default=None, help="cpu, cuda, ... (default: CUDA when available).")
+def compare_cmd(
+    dataset: Path,
+    model: str,
+    weights: Path | None,
+    method: str,
+    layer: str | None,
+    out: Path,
+    batch_size: int,
+    input_size: tuple[int, int] | None,
+    split: str | None,
+    metrics: tuple[str, ...],
+    footing: str,
+    score_size: int,
+    no_ceiling: bool,
+    baseline_cache: Path | None,
+    no_resume: bool,
+    bootstrap: int,
+    seed: int,
+    device: str | None,
+) -> None:
+    """Compare a model's attention with the human gaze of DATASET: per-stimulus scores, a summary
+    with bootstrap CIs between the centre-bias baseline and the human ceiling, and figures."""
+    from gazelab.analysis.compare import DEFAULT_METRICS, compare
+
+    report = compare(
+        dataset,
+        model=model,
+        weights=weights,
+        method=method,
+        layer=layer,
+        out=out,
+        batch_size=batch_size,
+        input_size=input_size,
+        split=split,
+        metrics=metrics or DEFAULT_METRICS,
+        ceiling=not no_ceiling,
+        footing=footing,
+        score_size=score_size or None,
+        baseline_cache=baseline_cache,
+        resume=not no_resume,
+        bootstrap=bootstrap,
+        seed=seed,
+        device=device,
+    )
+    click.echo(report.text())
+
+
+@cli.command("align")
+@click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--model",
+    default="resnet18",
+    show_default=True,
+    help="Backbone: alexnet, vgg16, resnet18/50, efficientnet_lite0, ...",
+)
+@click.option(
+    "--attention",
+    type=click.Choice(["cam", "spatial", "aib", "brnpa"]),
+    default="aib",
+    show_default=True,
+    help="Attention head whose map is aligned.",
+)
+@click.option(
+    "--loss",
+    type=click.Choice(["kl", "cc", "nss", "mse", "pyramid"]),
+    default="kl",
+    show_default=True,
+    help="Alignment loss to the human saliency maps.",
+)
+@click.option(
+    "--lambda", "lam", type=float, default=1.0, show_default=True, help="Weight of the alignment loss (0: control)."
+)
+@click.option(
+    "--lambda-schedule",
+    type=click.Choice(["constant", "linear", "tanh", "step"]),
+    default="linear",
+    show_default=True,
+    help="How lambda ramps up over --warmup-epochs.",
+)
+@click.option("--warmup-epochs", type=float, default=1.0, show_default=True)
+@click.option("--epochs", type=int, default=5, show_default=True)
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam learning rate.")
+@click.option(
+    "--input-size", type=int, default=128, show_default=True, help="Images and maps resized to this square, px."
+)
+@click.option(
+    "--labels",
+    type=click.Choice(["dataset", "teacher"]),
+    default="dataset",
+    show_default=True,
+    help="Stimulus labels, or the untrained model's own predictions (Neural Harmonizer protocol).",
+)
+@click.option(
+    "--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="State dict for the trunk."
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--no-augment", is_flag=True, help="No random horizontal flips.")
+@click.option("--device", default=None, help="cpu, cuda, ... (default: CUDA when available).")
+@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), required=True, help="Run folder.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
+def align_cmd(
+    dataset: Path,
+    model: str,
+    attention: str,
+    loss: str,
+    lam: float,
+    lambda_schedule: str,
+    warmup_epochs: float,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    input_size: int,
+    labels: str,
+    weights: Path | None,
+    seed: int,
+    no_augment: bool,
+    device: str | None,
+    out: Path,
+    resume: bool,
+) -> None:
+    """Train a model whose attention is pushed towards the human saliency maps of DATASET.
+
+    The loss is task loss + lambda * alignment loss; each epoch logs held-out accuracy and the
+    attention's CC, NSS, Spearman and KL against the human maps to OUT/metrics.csv and saves a
+    checkpoint (--resume continues it)."""
+    from gazelab.models import AlignConfig, align
+
+    cfg = AlignConfig(
+        model=model,
+        attention=attention,
+        loss=loss,
+        lam=lam,
+        lambda_schedule=lambda_schedule,
+        warmup_epochs=warmup_epochs,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        input_size=input_size,
+        labels=labels,
+        seed=seed,
+        augment=not no_augment,
+        weights=str(weights) if weights else None,
+    )
+    res = align(dataset, out, cfg, resume=resume, device=device)
+    cols = [
+        c
+        for c in ("epoch", "lambda", "train_loss", "val_accuracy", "val_cc", "val_nss", "val_spearman")
+        if c in res.history
+    ]
+    _print_table(res.history[cols].round(4))
+    click.echo(f"run folder: {res.out}")
+
+
 @cli.command("demo")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("gazelab-demo"),
     show_default=True,
-    help="Folder for the demo's files.",
+    help="Folder for the demo's files and report (must not hold a demo already).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulated observer.")
-def demo_cmd(out: Path, seed: int) -> None:
-    """Run the built-in example: simulate a recording, detect fixations with every algorithm,
-    and compare them with the known truth. Needs no hardware, data or network."""
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generated stimuli.")
+@click.option("--participants", type=int, default=4, show_default=True, help="Simulated observers.")
+def demo_cmd(out: Path, seed: int, participants: int) -> None:
+    """Run the whole pipeline on the embedded default: simulated recording sessions on generated
+    scenes, fixations, an HDF5 dataset, a PyTorch loader, a model-vs-human attention comparison
+    and a short alignment run, ending in OUT/report/summary.md. No hardware, data or network."""
     from gazelab.demo import run_demo
 
-    run_demo(out, seed=seed, echo=click.echo)
+    run_demo(out, seed=seed, participants=participants, echo=click.echo)
 
 
 def main(argv: list[str] | None = None) -> None:

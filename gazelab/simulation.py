@@ -26,7 +26,7 @@ from gazelab._io import atomic_path
 from gazelab.errors import ParameterError
 from gazelab.geometry import Geometry
 
-__all__ = ["SimulatedGaze", "simulate_gaze", "write_asc"]
+__all__ = ["SimulatedGaze", "simulate_gaze", "synthetic_scene", "write_asc"]
 
 
 @dataclass
@@ -323,3 +323,42 @@ def write_asc(
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def synthetic_scene(seed: int, *, width_px: int = 800, height_px: int = 600) -> np.ndarray:
+    """A simple outdoor-like scene to look at: sky-to-ground gradient and a few coloured objects.
+
+    The example experiment's stimuli and the demo's are made with it (deterministic per seed),
+    so that free viewing, and the simulated observer's priority map, have structure to follow.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the scene.
+    width_px, height_px : int, optional
+        Image size, px (default 800 x 600).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(height_px, width_px, 3)`` uint8 RGB image.
+    """
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 1, height_px)[:, None, None]
+    sky, ground = rng.uniform(120, 220, 3), rng.uniform(40, 140, 3)
+    horizon = rng.uniform(0.45, 0.65)
+    base = np.where(t < horizon, sky * (1 - 0.3 * t), ground * (0.7 + 0.3 * t))
+    img = Image.fromarray(np.broadcast_to(base, (height_px, width_px, 3)).astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    scale = min(width_px / 800, height_px / 600)
+    for _ in range(int(rng.integers(3, 7))):
+        cx, cy = rng.uniform(0.1, 0.9) * width_px, rng.uniform(0.2, 0.9) * height_px
+        r = rng.uniform(20, 80) * scale
+        color = tuple(int(c) for c in rng.integers(0, 255, 3))
+        if rng.random() < 0.5:
+            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=color)
+        else:
+            draw.rectangle([cx - r, cy - r * 0.6, cx + r, cy + r * 0.6], fill=color)
+    return np.asarray(img)

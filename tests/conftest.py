@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,3 +76,47 @@ def make_asc(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return _make
+
+
+# -- a tiny gaze dataset for the analysis tests: six generated scenes in the NUS scene layout ---------
+# Each image has a bright square; the simulated observers look mostly at it (and a little at the
+# centre), so a human map has structure to compare attention maps with.
+
+SIZES = [(96, 128), (128, 96), (96, 96), (80, 120), (112, 112), (96, 128)]  # (height, width) px
+N_OBSERVERS = 3
+
+
+def make_scene_dataset(folder: Path, *, seed: int = 0) -> Path:
+    """Write a NUS-scene-layout folder and import it; returns the .h5 path."""
+    from PIL import Image
+    from scipy.io import savemat
+
+    from gazelab.datasets.importers import get_importer
+
+    rng = np.random.default_rng(seed)
+    stim = folder / "stimuli"
+    stim.mkdir(parents=True, exist_ok=True)
+    cells = np.empty((len(SIZES), N_OBSERVERS), dtype=object)
+    for i, (h, w) in enumerate(SIZES):
+        img = rng.integers(0, 80, (h, w, 3), dtype=np.uint8)
+        cy, cx = int(rng.integers(20, h - 20)), int(rng.integers(20, w - 20))
+        img[cy - 10 : cy + 10, cx - 10 : cx + 10] = 255
+        Image.fromarray(img).save(stim / f"{i + 1:03d}.jpg", quality=95)
+        for o in range(N_OBSERVERS):
+            n = 8
+            on_target = rng.random(n) < 0.8
+            y = np.where(on_target, cy + rng.normal(0, 4, n), h / 2 + rng.normal(0, 8, n))
+            x = np.where(on_target, cx + rng.normal(0, 4, n), w / 2 + rng.normal(0, 8, n))
+            rows = np.clip(y, 1, h) + 0.5  # MATLAB (row, col), 1-based
+            cols = np.clip(x, 1, w) + 0.5
+            onset = np.arange(n) * 0.3
+            cells[i, o] = np.c_[np.clip(rows, 1, h), np.clip(cols, 1, w), onset, np.full(n, 0.25)]
+    savemat(folder / "fixations.mat", {"fixations": cells})
+    out = folder / "scene.h5"
+    get_importer("nus-scene")(folder, out, sigma_px=6.0, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def scene_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_scene_dataset(tmp_path_factory.mktemp("scene"))

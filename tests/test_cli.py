@@ -100,12 +100,3 @@ def test_bad_options_fail_cleanly(make_asc, tmp_path):
 def test_info(eyelink_dir):
     r = run("info", eyelink_dir / "bino500.asc.gz")
     assert r.exit_code == 0 and "500.0" in r.output and "LR" in r.output
-
-
-def test_demo(tmp_path):
-    r = run("demo", "--out", tmp_path / "demo")
-    assert r.exit_code == 0, r.output
-    summary = pd.read_csv(tmp_path / "demo" / "summary.csv")
-    assert set(summary["algorithm"]) == {"ivt", "idt", "ek"}
-    assert (summary.set_index("algorithm").loc[["ivt", "ek"], "matched"] >= 0.95).all()
-    assert (tmp_path / "demo" / "simulated.asc").exists()

@@ -9,6 +9,7 @@ units (origin at the centre, y up).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from gazelab.errors import GazelabError
 from gazelab.geometry import Geometry, Placement
 
-__all__ = ["PsychoPyDisplay"]
+__all__ = ["HeadlessDisplay", "PsychoPyDisplay"]
 
 
 class PsychoPyDisplay:
@@ -140,3 +141,93 @@ class PsychoPyDisplay:
 
     def close(self) -> None:
         self.win.close()
+
+
+class HeadlessDisplay:
+    """A display without a window, for simulated sessions on machines with no screen (the demo).
+
+    It draws what the runner asks for into an image of the screen's size (so screenshots work
+    and show what a participant would have seen), flips instantly, and plays a scripted
+    operator: every key wait is answered with the first of ``operator_keys`` that the runner
+    allows (by default SPACE to go on, S to accept a validation that did not pass). The
+    session's timing is real: :meth:`wait` sleeps.
+
+    Parameters
+    ----------
+    geometry : Geometry
+        The screen (its pixel size is the canvas size).
+    screenshot_dir : path, optional
+        Where :meth:`screenshot` saves PNGs (default: no screenshots).
+    operator_keys : sequence of str, optional
+        Keys the scripted operator presses, in order of preference (default ``('space', 's')``).
+    """
+
+    def __init__(
+        self,
+        geometry: Geometry,
+        *,
+        screenshot_dir: str | Path | None = None,
+        operator_keys: Sequence[str] = ("space", "s"),
+    ) -> None:
+        from PIL import Image, ImageDraw
+
+        self.geometry = geometry
+        self.screenshot_dir = Path(screenshot_dir) if screenshot_dir else None
+        self.operator_keys = tuple(operator_keys)
+        self._Image = Image
+        self._canvas = Image.new("RGB", (geometry.width_px, geometry.height_px), (128, 128, 128))
+        self._draw = ImageDraw.Draw(self._canvas)
+        self._t0 = time.perf_counter()
+
+    def _clear(self) -> None:
+        self._canvas.paste((128, 128, 128), (0, 0, *self._canvas.size))
+
+    def text(self, message: str) -> None:
+        w, h = self._canvas.size
+        self._draw.multiline_text((w * 0.1, h * 0.3), message, fill=(255, 255, 255), font_size=28, spacing=8)
+
+    def target(self, x_px: float, y_px: float) -> None:
+        self._draw.ellipse([x_px - 12, y_px - 12, x_px + 12, y_px + 12], fill=(255, 255, 255))
+        self._draw.ellipse([x_px - 3, y_px - 3, x_px + 3, y_px + 3], fill=(0, 0, 0))
+
+    def cross(self, x_px: float | None = None, y_px: float | None = None) -> None:
+        cx, cy = self.geometry.center_px
+        x, y = (cx if x_px is None else x_px), (cy if y_px is None else y_px)
+        self._draw.rectangle([x - 15, y - 2, x + 15, y + 2], fill=(255, 255, 255))
+        self._draw.rectangle([x - 2, y - 15, x + 2, y + 15], fill=(255, 255, 255))
+
+    def image(self, path: str | Path, placement: Placement) -> Any:
+        left, top, right, bottom = placement.screen_rect_px
+        with self._Image.open(path) as im:
+            tile = im.convert("RGB").resize((round(right - left), round(bottom - top)))
+        self._canvas.paste(tile, (round(left), round(top)))
+        return tile
+
+    def flip(self, on_flip: Callable[[], Any] | None = None) -> float:
+        if on_flip is not None:
+            on_flip()
+        self._clear()
+        return time.perf_counter() - self._t0
+
+    def screenshot(self, name: str) -> Path | None:
+        if self.screenshot_dir is None:
+            return None
+        self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+        path = self.screenshot_dir / f"{name}.png"
+        self._canvas.save(path)
+        return path
+
+    def keys(self, allowed: Sequence[str] | None = None) -> list[str]:
+        return []
+
+    def wait_keys(self, allowed: Sequence[str], timeout_s: float | None = None) -> str | None:
+        for key in self.operator_keys:
+            if key in allowed:
+                return key
+        return None
+
+    def wait(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def close(self) -> None:
+        self._canvas.close()

@@ -75,6 +75,8 @@ class AlignConfig:
         Random horizontal flips of image and maps together.
     weights : str or None
         State dict for a torchvision trunk.
+    high_res : bool or None
+        Stride-16 ResNet trunk (default: only for ``brnpa``).
     head_options : dict
         Extra head arguments (e.g. ``{"n_parts": 3}``).
     """
@@ -96,6 +98,7 @@ class AlignConfig:
     seed: int = 0
     augment: bool = True
     weights: str | None = None
+    high_res: bool | None = None
     head_options: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -434,4 +437,6 @@ def align(
 
 
 def _build(cfg: AlignConfig, *, n_classes: int) -> AttentionNet:
-    return AttentionNet(cfg.model, cfg.attention, n_classes, weights=cfg.weights, **cfg.head_options)
+    return AttentionNet(
+        cfg.model, cfg.attention, n_classes, weights=cfg.weights, high_res=cfg.high_res, **cfg.head_options
+    )
