@@ -32,11 +32,11 @@ import pandas as pd
 from gazelab.analysis.baselines import (
     DEFAULT_METRICS,
     IG_CENTRE_WEIGHT,
-    bootstrap_ci,
     centre_bias_scores,
     dataset_centre_bias,
     inter_observer,
 )
+from gazelab.analysis.stats import bootstrap_ci
 
 #: Published MIT300 figures (Bylinskii et al., TPAMI 2019, Table of baselines, and the MIT/Tuebingen
 #: benchmark site): "infinite humans" (the limit of many observers) and the centre baseline.
@@ -100,8 +100,8 @@ def main() -> None:
         table[source] = [cell(s.loc[m, "mean"], s.loc[m, "ci_low"], s.loc[m, "ci_high"]) for m in metrics]
     cb_cells = []
     for m in metrics:
-        lo, hi = bootstrap_ci(cb[m].to_numpy(), n_boot=args.n_boot)
-        cb_cells.append(cell(float(cb[m].mean()), lo, hi))
+        ci = bootstrap_ci(cb[m].dropna().to_numpy(), n_boot=args.n_boot)
+        cb_cells.append(cell(ci.estimate, ci.low, ci.high))
     table["centre_bias_all_observers"] = cb_cells
     for name, vals in PUBLISHED.items():
         table[name + " (unverified)"] = [f"{vals[m]:.2f}" if m in vals else "" for m in metrics]

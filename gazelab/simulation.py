@@ -9,13 +9,28 @@ duration follows the main sequence ``D = 2.2 ms/deg * A + 21 ms`` (Carpenter 198
 1975) and whose position follows a minimum-jerk profile (peak speed ``1.875 A / D``, about
 350-450 deg/s for 10-15 deg). Blinks replace part of a fixation with missing samples
 (``blink_probability`` per fixation, 80-150 ms long).
+
+Microsaccades (``microsaccade_rate_hz``, default 1.5 per second of fixation; 0 turns them off):
+small fixational saccades inside fixations, at least 80 ms after a fixation starts and 30 ms before
+it ends, at least 100 ms apart (so the rate achieved is somewhat lower, about 1 per second with
+the default fixation durations, and short fixations have none). Amplitudes are log-normal
+(median 0.3 deg, about 0.13-0.65 deg between the 5th and 95th percentiles, clipped to 0.05-1 deg;
+longer ones fit their fixation less often, so the achieved median is near 0.27 deg); durations
+follow a microsaccade main sequence ``D = 10 ms + 20 ms/deg * A`` (10-25 ms, clipped), with the
+same minimum-jerk profile, so the peak speed ``1.875 A / D`` is about 15 deg/s at 0.1 deg and
+45-55 deg/s at 0.5-0.7 deg (Engbert & Kliegl 2003; Martinez-Conde et al. 2004). Two in three point back towards the
+fixation target, undoing the drift and earlier microsaccades (corrective, often returning, as
+in Engbert & Kliegl 2004); the rest point in a random direction. They are drawn from their own
+random stream, so turning them off gives exactly the signal of the model without them. They
+stay inside their fixation in the ground truth (a fixation is not split by them) and are listed
+in ``microsaccades``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +65,10 @@ class SimulatedGaze:
         ``onset_ms``, ``offset_ms``.
     sampling_rate_hz : float
     geometry : Geometry
+    microsaccades : pandas.DataFrame
+        ``onset_ms``, ``offset_ms`` (first and last sample of the movement), ``amplitude_deg``,
+        ``peak_velocity_deg_s``, ``direction_deg`` (screen angle, 0 = right, 90 = down) and
+        ``fixation`` (row of ``fixations`` they fall in; -1 if that fixation row was dropped).
     """
 
     time_ms: np.ndarray
@@ -61,6 +80,53 @@ class SimulatedGaze:
     blinks: pd.DataFrame
     sampling_rate_hz: float
     geometry: Geometry
+    microsaccades: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=MICROSACCADE_COLUMNS))
+
+
+MICROSACCADE_COLUMNS = ["onset_ms", "offset_ms", "amplitude_deg", "peak_velocity_deg_s", "direction_deg", "fixation"]
+MICROSACCADE_MIN_AFTER_ONSET_MS = 80.0
+MICROSACCADE_MIN_BEFORE_END_MS = 30.0
+MICROSACCADE_MIN_INTERVAL_MS = 100.0
+
+
+def _microsaccade_shift(
+    rng: np.random.Generator, walk: np.ndarray, dt: float, rate_hz: float
+) -> tuple[np.ndarray, list[tuple[int, int, float, float, float]]]:
+    """Displacement (deg, shape like ``walk``) of one fixation's microsaccades and their rows.
+
+    ``walk`` is the fixation's drift relative to its target. Rows: (first sample, sample count,
+    amplitude deg, peak velocity deg/s, direction rad).
+    """
+    m = len(walk)
+    shift = np.zeros_like(walk)
+    rows: list[tuple[int, int, float, float, float]] = []
+    if rate_hz <= 0:
+        return shift, rows
+    end = m * dt - MICROSACCADE_MIN_BEFORE_END_MS
+    eligible = end - MICROSACCADE_MIN_AFTER_ONSET_MS
+    if eligible <= 0:
+        return shift, rows
+    # the rate is per second of fixation: concentrate it in the part of the fixation they may fall in
+    rate_hz = rate_hz * min(m * dt / eligible, 3.0)
+    t = MICROSACCADE_MIN_AFTER_ONSET_MS + rng.exponential(1000.0 / rate_hz)
+    while True:
+        amp = float(np.clip(rng.lognormal(math.log(0.3), 0.5), 0.05, 1.0))
+        d_ms = float(np.clip(10.0 + 20.0 * amp, 10.0, 25.0))
+        n = max(2, int(round(d_ms / dt)))
+        s0 = int(round(t / dt))
+        if (s0 + n) * dt > end:
+            return shift, rows
+        off = walk[s0] + shift[s0]
+        if rng.random() < 2 / 3 and np.hypot(*off) > 1e-6:  # corrective: back towards the target
+            theta = math.atan2(-off[1], -off[0]) + rng.normal(0, 0.3)
+        else:
+            theta = rng.uniform(-math.pi, math.pi)
+        u = np.arange(1, n + 1) / (n + 1)
+        step = amp * np.array([math.cos(theta), math.sin(theta)])
+        shift[s0 : s0 + n] += _min_jerk(u)[:, None] * step
+        shift[s0 + n :] += step
+        rows.append((s0, n, amp, 1.875 * amp / (n * dt / 1000.0), theta))
+        t = (s0 + n) * dt + MICROSACCADE_MIN_INTERVAL_MS + rng.exponential(1000.0 / rate_hz)
 
 
 def _min_jerk(u: np.ndarray) -> np.ndarray:
@@ -80,6 +146,7 @@ def simulate_gaze(
     targets_px: np.ndarray | None = None,
     margin: float = 0.1,
     seed: int = 0,
+    microsaccade_rate_hz: float = 1.5,
 ) -> SimulatedGaze:
     """Simulate one eye looking at a sequence of points.
 
@@ -109,6 +176,9 @@ def simulate_gaze(
         Fraction of the screen kept free at each edge for random targets (default 0.1).
     seed : int, optional
         Random seed (default 0).
+    microsaccade_rate_hz : float, optional
+        Rate of microsaccades during fixations, per second (default 1.5; 0 turns them off).
+        See the module documentation for their amplitudes, durations and directions.
 
     Returns
     -------
@@ -124,7 +194,10 @@ def simulate_gaze(
         raise ParameterError("sampling_rate_hz", sampling_rate_hz, "a rate > 0 (Hz)")
     if noise_deg < 0:
         raise ParameterError("noise_deg", noise_deg, "an RMS >= 0 (deg)")
+    if not microsaccade_rate_hz >= 0:
+        raise ParameterError("microsaccade_rate_hz", microsaccade_rate_hz, "a rate >= 0 (per s; 0 = none)")
     rng = np.random.default_rng(seed)
+    ms_rng = np.random.default_rng([seed, 1])  # its own stream: rate 0 leaves the rest unchanged
     if targets_px is None:
         if n_fixations < 1:
             raise ParameterError("n_fixations", n_fixations, "a count >= 1")
@@ -142,7 +215,7 @@ def simulate_gaze(
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
     miss: list[np.ndarray] = []
-    fix_rows, sac_rows, blink_rows = [], [], []
+    fix_rows, sac_rows, blink_rows, ms_rows = [], [], [], []
     n = 0  # samples so far
     for k in range(len(tx)):
         if k > 0:
@@ -159,6 +232,8 @@ def simulate_gaze(
             n += m
         m = max(1, int(round(durs[k] / dt)))
         walk = np.cumsum(rng.normal(0, drift_deg_s * math.sqrt(dt / 1000.0), (m, 2)), axis=0)
+        shift, micro = _microsaccade_shift(ms_rng, walk, dt, microsaccade_rate_hz)
+        walk = walk + shift
         xs.append(gx[k] + walk[:, 0])
         ys.append(gy[k] + walk[:, 1])
         gone = np.zeros(m, bool)
@@ -170,9 +245,17 @@ def simulate_gaze(
             blink_rows.append(((n + b0) * dt, (n + b0 + b_len - 1) * dt))
             segments = [(0, b0 - 1), (b0 + b_len, m - 1)]
         miss.append(gone)
+        first_row = len(fix_rows)
+        kept: list[tuple[int, int]] = []
         for a, b in segments:
             if b >= a and (b - a + 1) * dt >= 40:
+                kept.append((a, b))
                 fix_rows.append(((n + a) * dt, (n + b) * dt, (b - a + 1) * dt, tx[k], ty[k]))
+        for s0, ln, amp, peak, theta in micro:
+            if gone[s0 : s0 + ln].any():
+                continue  # lost in a blink
+            row = next((first_row + i for i, (a, b) in enumerate(kept) if a <= s0 and s0 + ln - 1 <= b), -1)
+            ms_rows.append(((n + s0) * dt, (n + s0 + ln - 1) * dt, amp, peak, math.degrees(theta), row))
         n += m
     x_deg = np.concatenate(xs) + rng.normal(0, noise_deg, n)
     y_deg = np.concatenate(ys) + rng.normal(0, noise_deg, n)
@@ -188,6 +271,7 @@ def simulate_gaze(
     fixations = pd.DataFrame(fix_rows, columns=["onset_ms", "offset_ms", "duration_ms", "x_px", "y_px"])
     saccades = pd.DataFrame(sac_rows, columns=["onset_ms", "offset_ms", "amplitude_deg", "peak_velocity_deg_s"])
     blinks = pd.DataFrame(blink_rows, columns=["onset_ms", "offset_ms"])
+    microsaccades = pd.DataFrame(ms_rows, columns=MICROSACCADE_COLUMNS).astype({"fixation": np.int64})
     return SimulatedGaze(
         time_ms=time_ms,
         x_px=x_px,
@@ -198,6 +282,7 @@ def simulate_gaze(
         blinks=blinks,
         sampling_rate_hz=float(sampling_rate_hz),
         geometry=geometry,
+        microsaccades=microsaccades,
     )
 
 

@@ -1,8 +1,11 @@
-"""Shared fixtures: the real data folder (skipped cleanly when absent) and ASC file builders."""
+"""Shared fixtures: the real data folder (skipped cleanly when absent), ASC file builders, an X display."""
 
 from __future__ import annotations
 
 import gzip
+import shutil
+import subprocess
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -120,3 +123,26 @@ def make_scene_dataset(folder: Path, *, seed: int = 0) -> Path:
 @pytest.fixture(scope="session")
 def scene_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_scene_dataset(tmp_path_factory.mktemp("scene"))
+
+
+# -- an X display for the PsychoPy windows of the acquisition tests ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def xvfb():
+    """A private X display (Xvfb) for PsychoPy windows; skips when Xvfb or psychopy is missing."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (Debian package xvfb; .ci/run installs it)")
+    pytest.importorskip("psychopy", reason="psychopy is installed by `make` (pip install --no-deps psychopy)")
+    for n in range(90, 120):
+        if not Path(f"/tmp/.X{n}-lock").exists():
+            break
+    proc = subprocess.Popen(
+        ["Xvfb", f":{n}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)
+    yield f":{n}"
+    proc.terminate()
+    proc.wait(10)

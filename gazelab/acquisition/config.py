@@ -5,7 +5,10 @@ Example (every field shown; those with defaults may be left out)::
     name: free-viewing
     screen: {width_px: 1920, height_px: 1080, width_cm: 53.0, height_cm: 30.0,
              distance_cm: 60.0, refresh_hz: 60}
-    stimuli: {folder: stimuli/}          # or {files: [a.png, b.png]}; relative to this file
+    stimuli: {folder: stimuli/}          # or {files: [a.png, b.mp4]}; relative to this file
+                                          # images, and videos (.mp4 .avi .mov .mkv; needs OpenCV,
+                                          # the webcam extra): shown for their own length, or
+                                          # timing.stimulus_ms if that is shorter
     placement: fit                        # fit | center (native size) | fill
     timing: {fixation_cross_ms: 500, stimulus_ms: 3000, inter_trial_ms: 500}
     order: random                         # random (per participant, seed recorded) | fixed
@@ -25,13 +28,27 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gazelab.errors import ParseError
+from gazelab.acquisition.video import INSTALL_HINT, VIDEO_SUFFIXES
+from gazelab.errors import GazelabError, ParseError
 from gazelab.geometry import Geometry
 
-__all__ = ["IMAGE_SUFFIXES", "Calibration", "ExperimentConfig", "Timing", "TrackerConfig", "load_config"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "VIDEO_SUFFIXES",
+    "Calibration",
+    "ExperimentConfig",
+    "Timing",
+    "TrackerConfig",
+    "is_video",
+    "load_config",
+]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+
+
+def is_video(path: str | Path) -> bool:
+    """Whether a stimulus file is a video (by its suffix)."""
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -161,11 +178,23 @@ def _stimuli(path: Path, spec: _Fields) -> tuple[Path, ...]:
         missing = [str(p) for p in files if not p.is_file()]
         if missing:
             raise ParseError(path, f"field 'stimuli.files': not found: {missing[:3]}")
-    videos = [p.name for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
+    videos = [p for p in files if is_video(p)]
     if videos:
-        raise ParseError(
-            path, f"field 'stimuli': video stimuli {videos[:3]} are not supported by the runner yet; expected images"
-        )
+        from gazelab.acquisition.video import opencv, probe_video
+
+        try:
+            opencv()
+        except GazelabError:
+            raise ParseError(
+                path,
+                f"field 'stimuli': video stimuli {[p.name for p in videos[:3]]} need OpenCV, which is not "
+                f"installed: {INSTALL_HINT}",
+            ) from None
+        for v in videos:
+            try:
+                probe_video(v)
+            except ParseError as exc:
+                raise ParseError(path, f"field 'stimuli': {v.name}: {exc.message}") from None
     spec.check_unknown()
     return tuple(files)
 

@@ -1,9 +1,14 @@
-"""The PsychoPy window: text, targets, fixation cross, images, keys and screenshots.
+"""The PsychoPy window: text, targets, fixation cross, images, video frames, keys and screenshots.
 
 PsychoPy is imported here only, when a display is created (it needs an X display even to import
 ``visual``; on a headless machine run under ``xvfb-run``). All positions are screen px with the
 origin at the top-left corner (gazelab's convention); this module converts to PsychoPy's ``pix``
 units (origin at the centre, y up).
+
+Both displays have the same interface; ``video_frame(frame, placement)`` draws one decoded video
+frame (an RGB ``uint8`` array, :mod:`gazelab.acquisition.video`) where the placement says, and
+``waits_for_blank`` says whether :meth:`flip` waits for the screen's vertical blank (the runner
+then calls it half a refresh before a frame is due).
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from gazelab.errors import GazelabError
 from gazelab.geometry import Geometry, Placement
@@ -72,6 +79,8 @@ class PsychoPyDisplay:
         self._target_outer = visual.Circle(self.win, radius=12, fillColor=(1, 1, 1), lineColor=None)
         self._target_inner = visual.Circle(self.win, radius=3, fillColor=(-1, -1, -1), lineColor=None)
         self._cross = visual.ShapeStim(self.win, vertices="cross", size=30, fillColor=(1, 1, 1), lineColor=None)
+        self._video: Any = None  # one ImageStim reused for every video frame
+        self.waits_for_blank = bool(self.win.waitBlanking)
 
     # -- coordinates -------------------------------------------------------------------------------
     def to_pix(self, x_px: float, y_px: float) -> tuple[float, float]:
@@ -107,6 +116,23 @@ class PsychoPyDisplay:
         )
         stim.draw()
         return stim
+
+    def video_frame(self, frame: np.ndarray, placement: Placement) -> Any:
+        """Draw one video frame (RGB uint8, the video's own size) where ``placement`` says.
+
+        One ImageStim serves every frame: its texture is replaced, so a frame costs one upload.
+        """
+        left, top, right, bottom = placement.screen_rect_px
+        # PsychoPy takes float RGB in -1..1 with the first row at the bottom
+        tex = np.flipud(np.asarray(frame, dtype=np.float32) / 127.5 - 1.0)
+        if self._video is None:
+            self._video = self._visual.ImageStim(self.win, image=tex, units="pix", colorSpace="rgb")
+        else:
+            self._video.image = tex
+        self._video.pos = self.to_pix((left + right) / 2, (top + bottom) / 2)
+        self._video.size = (right - left, bottom - top)
+        self._video.draw()
+        return self._video
 
     def flip(self, on_flip: Callable[[], Any] | None = None) -> float:
         """Show what was drawn; ``on_flip`` runs right after the flip (e.g. the onset message)."""
@@ -178,6 +204,7 @@ class HeadlessDisplay:
         self._canvas = Image.new("RGB", (geometry.width_px, geometry.height_px), (128, 128, 128))
         self._draw = ImageDraw.Draw(self._canvas)
         self._t0 = time.perf_counter()
+        self.waits_for_blank = False
 
     def _clear(self) -> None:
         self._canvas.paste((128, 128, 128), (0, 0, *self._canvas.size))
@@ -200,6 +227,13 @@ class HeadlessDisplay:
         left, top, right, bottom = placement.screen_rect_px
         with self._Image.open(path) as im:
             tile = im.convert("RGB").resize((round(right - left), round(bottom - top)))
+        self._canvas.paste(tile, (round(left), round(top)))
+        return tile
+
+    def video_frame(self, frame: np.ndarray, placement: Placement) -> Any:
+        left, top, right, bottom = placement.screen_rect_px
+        tile = self._Image.fromarray(np.asarray(frame, dtype=np.uint8))
+        tile = tile.resize((round(right - left), round(bottom - top)))
         self._canvas.paste(tile, (round(left), round(top)))
         return tile
 

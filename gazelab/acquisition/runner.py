@@ -8,6 +8,17 @@ ends the session cleanly: everything recorded so far is saved and the session is
 ``!V TRIAL_VAR``, ``TRIAL_RESULT``), so the ASC reader, Data Viewer and the session reader
 read the same structure.
 
+Videos (:mod:`gazelab.acquisition.video`) are decoded with OpenCV and drawn one frame per flip at
+the video's own frame rate, paced from the first frame's flip (a frame that is late is skipped,
+never a flip delayed, so the video keeps its length). Data Viewer's video convention marks them:
+``!V VFRAME <frame> <left> <top> <file>`` on the flip that shows each frame (frame numbers from 1
+as in SR Research's PsychoPy video example; left/top the video's top-left corner on the screen,
+px), with ``STIMULUS_ONSET`` on the first frame's flip and ``STIMULUS_OFFSET`` on the flip that
+clears the last one. A video is shown for its own length, or ``timing.stimulus_ms`` if that is
+shorter. ``!V TRIAL_VAR`` adds ``video_fps``, ``video_frames`` and ``frames_shown``, and
+trials.csv adds ``fps``, ``frames_shown`` and ``frames_skipped`` (empty for images). A simulated
+tracker follows the video: every 200 ms its fixation targets come from the frame on screen.
+
 Keys: SPACE continues, ESCAPE aborts; on the validation screen R recalibrates and S skips
 (accepts a validation that missed the threshold, which is recorded).
 """
@@ -25,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from gazelab.acquisition.calibration import Thresholds, target_layout, validation_report
-from gazelab.acquisition.config import ExperimentConfig
+from gazelab.acquisition.config import ExperimentConfig, is_video
 from gazelab.acquisition.session import SessionWriter, host_time_ms, session_dir
 from gazelab.acquisition.trackers.base import Tracker
 from gazelab.errors import GazelabError, ParameterError
@@ -35,6 +46,8 @@ __all__ = ["make_tracker", "run_session"]
 
 CAL_TARGET_MS = 600.0
 POLL_S = 0.005
+#: how often a simulated observer's fixation targets follow the video frame on screen, ms
+FOLLOW_VIDEO_MS = 200.0
 
 
 class _Abort(Exception):
@@ -93,14 +106,18 @@ class _Session:
 
     def pump(self, seconds: float) -> None:
         """Move samples to the session files and watch for Escape for ``seconds``."""
-        end = host_time_ms() + seconds * 1000.0
+        self.pump_until(host_time_ms() + seconds * 1000.0)
+
+    def pump_until(self, end_ms: float) -> None:
+        """Move samples to the session files and watch for Escape until host time ``end_ms``."""
         while True:
             self.writer.add_samples(self.tracker.newest_samples())
             if "escape" in self.display.keys(["escape"]):
                 raise _Abort
-            if host_time_ms() >= end:
+            left = end_ms - host_time_ms()
+            if left <= 0:
                 return
-            self.display.wait(POLL_S)
+            self.display.wait(min(POLL_S, left / 1000.0))
 
     def wait_key(self, allowed: list[str]) -> str:
         key = self.display.wait_keys([*allowed, "escape"])
@@ -190,6 +207,12 @@ class _Session:
         self.msg(f"DRIFTCORRECT {self.tracker.eyes} at {cx:.0f},{cy:.0f} OFFSET {err:.2f} deg. {dx:.1f},{dy:.1f} pix.")
 
     def trial(self, k: int, path: Path) -> None:
+        if is_video(path):
+            self.video_trial(k, path)
+        else:
+            self.image_trial(k, path)
+
+    def image_trial(self, k: int, path: Path) -> None:
         from PIL import Image
 
         cfg = self.cfg
@@ -231,6 +254,99 @@ class _Session:
                 "onset_ms": round(onset, 3),
                 "offset_ms": round(offset, 3),
                 "result": 0,
+                "fps": "",
+                "frames_shown": "",
+                "frames_skipped": "",
+            }
+        )
+        self.pump(cfg.timing.inter_trial_ms / 1000.0)
+
+    def video_trial(self, k: int, path: Path) -> None:
+        """One video trial: cross, the frames at the video's rate with a VFRAME message each, blank."""
+        from gazelab.acquisition.video import VideoReader, probe_video
+
+        cfg = self.cfg
+        info = probe_video(path)
+        placement = _placement(cfg, (info.width_px, info.height_px))
+        left, top = placement.screen_rect_px[:2]
+        period_ms = 1000.0 / info.fps
+        show_ms = min(info.duration_ms, cfg.timing.stimulus_ms)
+        n_show = max(1, min(info.n_frames, int(np.ceil(show_ms / period_ms - 1e-9))))
+        # a display that waits for the vertical blank is asked half a refresh early
+        lead_ms = 500.0 / self.cfg.refresh_hz if getattr(self.display, "waits_for_blank", False) else 0.0
+        follow = hasattr(self.tracker, "set_stimulus")
+        with VideoReader(path) as video:
+            frame = video.read()
+            if frame is None:
+                raise GazelabError(f"{path}: the video has no readable frame")
+            if follow:
+                self.tracker.set_stimulus(frame, placement)
+            self.msg(f"TRIALID {k}")
+            self.tracker.start_recording()
+            self.display.cross()
+            self.display.flip(on_flip=lambda: self.msg("FIXATION_CROSS"))
+            self.pump(cfg.timing.fixation_cross_ms / 1000.0)
+            shown = skipped = 0
+            first_ms = onset = 0.0
+            followed = 0
+            index = 0  # the frame held in ``frame`` (0-based)
+            while True:
+                self.display.video_frame(frame, placement)
+                if shown == 0:  # before the onset flip, so the pacing is not disturbed
+                    self.display.screenshot(f"trial-{k}" if k == 1 else f"video-{k}")
+                vframe = f"!V VFRAME {index + 1} {left:.0f} {top:.0f} {path.name}"
+                if shown == 0:
+                    self.display.flip(on_flip=lambda m=vframe: (self.msg(m), self.msg("STIMULUS_ONSET")))
+                    first_ms = host_time_ms()
+                    onset = self.tracker.tracker_time_ms()
+                else:
+                    self.display.flip(on_flip=lambda m=vframe: self.msg(m))
+                shown += 1
+                if follow and (index * period_ms) // FOLLOW_VIDEO_MS > followed:
+                    followed = int((index * period_ms) // FOLLOW_VIDEO_MS)
+                    self.tracker.set_stimulus(frame, placement, keep_fixation=True)
+                nxt = index + 1
+                if nxt >= n_show:
+                    break
+                self.pump_until(first_ms + nxt * period_ms - lead_ms)
+                # late (a slow flip or decode): skip to the frame that is due now
+                due = int((host_time_ms() + lead_ms - first_ms) / period_ms)
+                if due >= n_show:
+                    skipped += n_show - nxt
+                    break
+                if due > nxt:
+                    if not video.skip(due - nxt):
+                        break
+                    skipped += due - nxt
+                    nxt = due
+                got = video.read()
+                if got is None:  # the container stated more frames than it holds
+                    break
+                frame, index = got, nxt
+            self.pump_until(first_ms + min(show_ms, (index + 1) * period_ms) - lead_ms)
+            self.display.flip(on_flip=lambda: self.msg("STIMULUS_OFFSET"))
+            offset = self.tracker.tracker_time_ms()
+        self.tracker.stop_recording()
+        self.writer.add_samples(self.tracker.newest_samples())
+        self.msg(f"!V TRIAL_VAR stimulus {path.name}")
+        self.msg(f"!V TRIAL_VAR scale {placement.scale:.4f}")
+        self.msg(f"!V TRIAL_VAR video_fps {info.fps:g}")
+        self.msg(f"!V TRIAL_VAR video_frames {info.n_frames}")
+        self.msg(f"!V TRIAL_VAR frames_shown {shown}")
+        self.msg("TRIAL_RESULT 0")
+        self._log(
+            {
+                "trial": k,
+                "stimulus": path.name,
+                "left_px": round(left, 2),
+                "top_px": round(top, 2),
+                "scale": round(placement.scale, 6),
+                "onset_ms": round(onset, 3),
+                "offset_ms": round(offset, 3),
+                "result": 0,
+                "fps": round(info.fps, 6),
+                "frames_shown": shown,
+                "frames_skipped": skipped,
             }
         )
         self.pump(cfg.timing.inter_trial_ms / 1000.0)

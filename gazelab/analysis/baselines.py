@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from gazelab.analysis.metrics import METRICS
+from gazelab.analysis.stats import bootstrap_ci
 from gazelab.errors import ParameterError
 from gazelab.preprocessing.maps import fixation_map, saliency_map
 
@@ -36,7 +37,6 @@ __all__ = [
     "DEFAULT_METRICS",
     "IG_CENTRE_WEIGHT",
     "CentreBias",
-    "bootstrap_ci",
     "centre_bias_map",
     "centre_bias_scores",
     "dataset_centre_bias",
@@ -408,23 +408,6 @@ def inter_observer(
     return scores_df, summarize(scores_df, names)
 
 
-def bootstrap_ci(values: Any, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of the mean of ``values`` (NaN dropped).
-
-    Resamples the values (e.g. one per stimulus) with replacement ``n_boot`` times; returns the
-    ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the resampled means ((nan, nan) if
-    there are none).
-    """
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, len(v), (int(n_boot), len(v)))].mean(1)
-    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return float(lo), float(hi)
-
-
 def summarize(scores: pd.DataFrame, metrics: Sequence[str], *, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Mean over stimuli of per-stimulus means, per source and metric.
 
@@ -437,7 +420,8 @@ def summarize(scores: pd.DataFrame, metrics: Sequence[str], *, n_boot: int = 200
         per_stim = g.groupby("stimulus")[list(metrics)].mean()
         for m in metrics:
             v = per_stim[m].dropna()
-            lo, hi = bootstrap_ci(v.to_numpy(), n_boot=n_boot, seed=seed)
+            ci = bootstrap_ci(v.to_numpy(), n_boot=n_boot, seed=seed) if len(v) else None
+            lo, hi = (ci.low, ci.high) if ci is not None else (math.nan, math.nan)
             rows.append(
                 {
                     "source": source,

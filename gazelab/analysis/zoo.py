@@ -297,12 +297,16 @@ class _Lite0(nn.Module):
         self.fc = net._fc
         self.drop_connect_rate = float(net._global_params.drop_connect_rate or 0.0)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The head's feature map ``(B, 1280, H/32, W/32)`` (before pooling)."""
         x = self.stem(x)
         n = len(self.blocks)
         for i, block in enumerate(self.blocks):
             x = block(x, drop_connect_rate=self.drop_connect_rate * i / n)
-        x = self.head(x)
+        return self.head(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)
         return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
 
 

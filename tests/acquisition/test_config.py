@@ -29,11 +29,21 @@ def folder(tmp_path):
     return tmp_path
 
 
-def test_video_stimuli_are_refused_for_now(folder):
-    (folder / "stimuli" / "clip.mp4").write_bytes(b"\x00")
+def test_video_stimuli_are_checked_on_load(folder, monkeypatch):
+    cv2 = pytest.importorskip("cv2", reason="videos need the webcam extra (OpenCV)")
+    w = cv2.VideoWriter(str(folder / "stimuli" / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
+    for k in range(5):
+        w.write(np.full((24, 32, 3), 40 * k, np.uint8))
+    w.release()
     p = folder / "exp.yaml"
     p.write_text(GOOD)
-    with pytest.raises(ParseError, match="video stimuli"):
+    assert [s.name for s in load_config(p).stimuli] == ["0.png", "1.png", "2.png", "clip.avi"]
+    (folder / "stimuli" / "broken.mp4").write_bytes(b"\x00")
+    with pytest.raises(ParseError, match=r"broken.mp4: .*cannot be decoded"):
+        load_config(p)
+    (folder / "stimuli" / "broken.mp4").unlink()
+    monkeypatch.setitem(__import__("sys").modules, "cv2", None)  # OpenCV not installed
+    with pytest.raises(ParseError, match=r"video stimuli \['clip.avi'\] need OpenCV.*webcam extra"):
         load_config(p)
 
 

@@ -6,7 +6,6 @@ own logging), with a thread injecting key presses through PsychoPy's event queue
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,25 +22,6 @@ from gazelab.preprocessing import read
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "free-viewing.yaml"
 ARTEFACTS = REPO / "out" / "test-artefacts"
-
-
-@pytest.fixture(scope="module")
-def xvfb():
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (Debian package xvfb; .ci/run installs it)")
-    pytest.importorskip("psychopy", reason="psychopy is installed by `make` (pip install --no-deps psychopy)")
-    for n in range(90, 120):
-        if not Path(f"/tmp/.X{n}-lock").exists():
-            break
-    proc = subprocess.Popen(
-        ["Xvfb", f":{n}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(1.0)
-    yield f":{n}"
-    proc.terminate()
-    proc.wait(10)
 
 
 SCRIPT = """

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from gazelab.analysis.zoo import load_weights
 from gazelab.errors import ParameterError
 from gazelab.models import HEADS, AIBHead, AttentionNet, BRNPAHead, CAMHead, build_trunk, combine_attention
-from gazelab.models.backbones import load_state_file
 
 SMALL = ["resnet18", "vgg11", "alexnet"]
 
@@ -103,7 +103,7 @@ def test_weights_file_round_trip_and_clear_errors(tmp_path):
         build_trunk("resnet18", weights=tmp_path / "vgg.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ParameterError, match=r"torch\.save"):
-        load_state_file(tmp_path / "junk.pt")
+        load_weights(tmp_path / "junk.pt")
     with pytest.raises(ParameterError, match="one of"):
         build_trunk("resnet9000")
 

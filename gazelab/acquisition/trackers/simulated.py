@@ -6,6 +6,11 @@ time passes: each sample's device time is ``start + k / rate`` exactly and its h
 it was handed over. Fixation targets are drawn from a priority map: with a stimulus set, the
 image's local contrast (gradient energy, smoothed over about 1 deg) times a central Gaussian
 (the centre bias of free viewing); without one, the central Gaussian over the screen.
+
+For a video the runner calls ``set_stimulus(frame, placement, keep_fixation=True)`` every 200 ms
+of the video: the fixation in progress (or the saccade and the fixation it lands in) plays out
+as planned, and the next targets come from the new frame's map, so gaze follows moving content
+without teleporting or cutting fixations short.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from gazelab.simulation import simulate_gaze
 __all__ = ["SimulatedTracker", "priority_map", "sample_targets"]
 
 _CHUNK_FIXATIONS = 40
+_FOLLOW_CHUNK_FIXATIONS = 6  # planned ahead while following a video (replanned at each frame update)
 
 
 def priority_map(image: np.ndarray, *, centre_sigma: float = 0.25, smooth_fraction: float = 0.02) -> np.ndarray:
@@ -139,6 +145,8 @@ class SimulatedTracker(Tracker):
         self._priority: tuple[np.ndarray, Placement] | None = None
         self._pending: np.ndarray | None = None  # rows (x, y, pupil) not yet released
         self._last_target = np.array(geometry.center_px)
+        self._following = False  # set_stimulus(keep_fixation=True): plan a few fixations at a time
+        self._continue_from: np.ndarray | None = None  # gaze where the kept fixation ends
         self.messages: list[tuple[float, str]] = []
 
     # -- clock -------------------------------------------------------------------------------
@@ -146,18 +154,42 @@ class SimulatedTracker(Tracker):
         return host_time_ms() - self._clock0
 
     # -- stimulus-driven targets ----------------------------------------------------------------
-    def set_stimulus(self, image: np.ndarray | None, placement: Placement | None = None) -> None:
-        """Draw the next fixation targets from this image's priority map (None: the screen)."""
+    def set_stimulus(
+        self, image: np.ndarray | None, placement: Placement | None = None, *, keep_fixation: bool = False
+    ) -> None:
+        """Draw the next fixation targets from this image's priority map (None: the screen).
+
+        With ``keep_fixation`` (a new frame of the same video), the fixation in progress ends as
+        planned and only the targets after it come from the new map; otherwise (a new stimulus)
+        the planned gaze is dropped at once.
+        """
         if image is None:
-            self._priority = None
+            priority = None
         else:
             if placement is None:
                 raise ParameterError("placement", None, "where the image is on the screen")
             small = Image.fromarray(np.asarray(image, dtype=np.uint8))
             small.thumbnail((256, 256))  # the map's resolution need not exceed the targets' precision
-            self._priority = (priority_map(np.asarray(small)), placement)
+            priority = (priority_map(np.asarray(small)), placement)
         with self._gen_lock:
-            self._pending = None  # the next samples follow the new stimulus
+            self._priority = priority
+            self._following = keep_fixation
+            if not keep_fixation or self._pending is None or len(self._pending) == 0:
+                self._pending = None  # the next samples follow the new stimulus
+                self._continue_from = None
+                return
+            # keep the samples up to the end of the fixation in progress (skip a saccade under way)
+            sacc = self._pending[:, 3] > 0
+            still = np.flatnonzero(~sacc)
+            if len(still) == 0:
+                return
+            after = np.flatnonzero(sacc[still[0] :])
+            if len(after) == 0:
+                return  # the plan ends inside this fixation: the next chunk continues from it
+            cut = still[0] + int(after[0])
+            self._last_target = self._pending[cut - 1, 4:6].copy()
+            self._continue_from = self._pending[cut - 1, :2].copy()
+            self._pending = self._pending[:cut]
 
     def _targets(self, n: int) -> np.ndarray:
         g = self.geometry
@@ -174,7 +206,9 @@ class SimulatedTracker(Tracker):
         return np.c_[x, y]
 
     def _generate(self) -> np.ndarray:
-        targets = np.vstack([self._last_target, self._targets(_CHUNK_FIXATIONS)])
+        """Plan the next fixations: rows (x, y, pupil, in a saccade, target x, target y)."""
+        n = _FOLLOW_CHUNK_FIXATIONS if self._following else _CHUNK_FIXATIONS
+        targets = np.vstack([self._last_target, self._targets(n)])
         sim = simulate_gaze(
             self.geometry,
             targets_px=targets,
@@ -184,7 +218,21 @@ class SimulatedTracker(Tracker):
             seed=int(self.rng.integers(2**31)),
         )
         self._last_target = targets[-1]
-        return np.c_[sim.x_px, sim.y_px, sim.pupil]
+        t = sim.time_ms
+        on, off = sim.saccades["onset_ms"].to_numpy(), sim.saccades["offset_ms"].to_numpy()
+        which = np.searchsorted(on, t, side="right")  # the target each sample fixates or moves to
+        sacc = (which > 0) & (t <= off[np.maximum(which - 1, 0)] + 1e-9)
+        rows = np.c_[sim.x_px, sim.y_px, sim.pupil, sacc, targets[which]]
+        start = self._continue_from
+        self._continue_from = None
+        if start is not None and len(on):
+            # the first fixation is the one kept from the previous plan: start at its first saccade,
+            # easing out the small offset between where that fixation ended and this plan's start
+            rows = rows[int(np.searchsorted(t, on[0])) :]
+            m = max(1, int(np.argmin(rows[:, 3] > 0)) or len(rows))
+            if np.isfinite(start).all() and np.isfinite(rows[0, :2]).all():
+                rows[:m, :2] += np.linspace(1.0, 0.0, m)[:, None] * (start - rows[0, :2])
+        return rows
 
     def _take(self, n: int) -> np.ndarray:
         with self._gen_lock:
@@ -196,7 +244,7 @@ class SimulatedTracker(Tracker):
             if self._pending is None or len(self._pending) == 0:
                 self._pending = self._generate()
             k = min(n, len(self._pending))
-            parts.append(self._pending[:k])
+            parts.append(self._pending[:k, :3])
             self._pending = self._pending[k:]
             n -= k
         return np.vstack(parts)
