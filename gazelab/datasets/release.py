@@ -243,9 +243,9 @@ def _collect_session(
             }
             if "observer" in match.index and str(match["observer"]):
                 obs_id = str(match["observer"])
-        elif (
-            (messages["trial"] == trial_no) & messages["text"].str.startswith("!V VFRAME")
-        ).any() and not (getattr(tri, "image", None) is not None and tri.image is not pd.NA and str(tri.image)):
+        elif ((messages["trial"] == trial_no) & messages["text"].str.startswith("!V VFRAME")).any() and not (
+            getattr(tri, "image", None) is not None and tri.image is not pd.NA and str(tri.image)
+        ):
             video_trials.append(trial_no)  # a video trial: build_video_dataset serves those
             continue
         elif getattr(tri, "image", None) is not None and tri.image is not pd.NA and str(tri.image):
