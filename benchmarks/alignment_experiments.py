@@ -114,6 +114,7 @@ def main() -> None:
     ap.add_argument("--lam", type=float, default=None)
     ap.add_argument("--size", type=int, default=64, help="distractors: image side, px")
     ap.add_argument("--lr", type=float, default=None, help="learning rate (default 1e-3 distractors, 1e-4 harmonizer)")
+    ap.add_argument("--freeze-bn", action="store_true", help="harmonizer: batch-norm statistics fixed")
     ap.add_argument("--name", default=None, help="output folder name under out/experiments (default: the experiment)")
     args = ap.parse_args()
     seeds = list(range(args.seeds))
@@ -153,6 +154,7 @@ def main() -> None:
             input_size=224,
             labels="teacher",
             augment=False,
+            freeze_bn=args.freeze_bn,
         )
         lam = 1.0 if args.lam is None else args.lam
         metrics = ["val_accuracy", "val_cc", "val_nss", "val_spearman"]

@@ -676,6 +676,7 @@ def compare_cmd(
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-augment", is_flag=True, help="No random horizontal flips.")
+@click.option("--freeze-bn", is_flag=True, help="Batch-norm statistics fixed (fine-tuning a pretrained model).")
 @click.option("--device", default=None, help="cpu, cuda, ... (default: CUDA when available).")
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), required=True, help="Run folder.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
@@ -695,6 +696,7 @@ def align_cmd(
     weights: Path | None,
     seed: int,
     no_augment: bool,
+    freeze_bn: bool,
     device: str | None,
     out: Path,
     resume: bool,
@@ -720,6 +722,7 @@ def align_cmd(
         labels=labels,
         seed=seed,
         augment=not no_augment,
+        freeze_bn=freeze_bn,
         weights=str(weights) if weights else None,
     )
     res = align(dataset, out, cfg, resume=resume, device=device)

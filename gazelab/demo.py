@@ -279,6 +279,7 @@ def run_demo(
             input_size=224,
             labels="teacher",
             augment=False,
+            freeze_bn=True,
             seed=seed,
         )
         res = align(dataset, out / "align" / name.replace(" ", "-"), cfg, progress=False)

@@ -77,6 +77,10 @@ class AlignConfig:
         State dict for a torchvision trunk.
     high_res : bool or None
         Stride-16 ResNet trunk (default: only for ``brnpa``).
+    freeze_bn : bool
+        Keep batch-norm layers in evaluation mode (their running statistics fixed) while
+        training: for fine-tuning a pretrained model on few images, where batch statistics
+        would drift it.
     head_options : dict
         Extra head arguments (e.g. ``{"n_parts": 3}``).
     """
@@ -99,6 +103,7 @@ class AlignConfig:
     augment: bool = True
     weights: str | None = None
     high_res: bool | None = None
+    freeze_bn: bool = False
     head_options: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -374,6 +379,10 @@ def align(
         order = torch.randperm(n, generator=gen)
         flips = torch.rand(n, generator=gen) < 0.5 if cfg.augment else torch.zeros(n, dtype=torch.bool)
         model.train()
+        if cfg.freeze_bn:
+            for m in model.modules():
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                    m.eval()
         sums = {"loss": 0.0, "task": 0.0, "align": 0.0, "correct": 0.0, "seen": 0}
         steps = range(0, n, cfg.batch_size)
         bar = tqdm(steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not show, leave=False)

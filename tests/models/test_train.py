@@ -91,3 +91,16 @@ def test_bad_settings_are_named(task, tmp_path):
         align(task, tmp_path / "x", _cfg(loss="dice"))
     with pytest.raises(ParameterError, match="labels"):
         align(task, tmp_path / "x", _cfg(labels="oracle"))
+
+
+def test_freeze_bn_keeps_the_batch_norm_statistics(task, tmp_path):
+    from gazelab.models import AttentionNet
+
+    torch.manual_seed(3)
+    fresh = AttentionNet("resnet18", "spatial", n_classes=4)
+    res = align(task, tmp_path / "frozen", _cfg(epochs=1, freeze_bn=True), progress=False)
+    before = {k: v for k, v in fresh.state_dict().items() if "running_" in k}
+    after = res.model.state_dict()
+    assert before and all(torch.equal(v, after[k]) for k, v in before.items())
+    moved = align(task, tmp_path / "moving", _cfg(epochs=1), progress=False).model.state_dict()
+    assert not all(torch.equal(v, moved[k]) for k, v in before.items())
