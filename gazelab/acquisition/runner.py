@@ -87,6 +87,21 @@ def _tracker_metadata(trk: Tracker) -> dict[str, Any]:
     return dict(extra()) if callable(extra) else {}
 
 
+def _convert(edf: Path, writer: SessionWriter, echo: Callable[[str], None]) -> None:
+    """The tracker's EDF as ASC beside it (when edf2asc is installed), recorded in session.json."""
+    from gazelab.acquisition.trackers.eyelink import convert_edf
+
+    try:
+        asc = convert_edf(edf)
+    except GazelabError as exc:  # the session itself is saved; say what went wrong with the EDF
+        echo(f"Warning: {exc}")
+        writer.update_metadata(tracker_data_asc=None, tracker_data_asc_error=str(exc))
+        return
+    if asc is None:
+        echo(f"{edf.name} kept as it is: install SR Research's edf2asc (EyeLink Developers Kit) to convert it")
+    writer.update_metadata(tracker_data_asc=asc.name if asc is not None else None)
+
+
 def _placement(cfg: ExperimentConfig, size: tuple[int, int]) -> Placement:
     g = cfg.geometry
     if cfg.placement == "center":
@@ -475,6 +490,8 @@ def run_session(
             data_file = trk.fetch_data_file(folder)
             if data_file is not None:
                 writer.update_metadata(tracker_data_file=data_file.name)
+                if data_file.suffix.lower() == ".edf":
+                    _convert(data_file, writer, echo)
         finally:
             writer.close(status)
             trk.close()

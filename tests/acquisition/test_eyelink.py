@@ -38,3 +38,38 @@ def test_bad_settings():
         EyeLinkTracker(G, sampling_rate_hz=300)
     with pytest.raises(ParameterError, match="edf"):
         EyeLinkTracker(G, edf="toolongname.EDF")
+
+
+def _fake_edf2asc(folder, asc_text: str, *, fail: bool = False):
+    """A stand-in for SR Research's edf2asc: writes the given ASC text beside the EDF."""
+    folder.mkdir(exist_ok=True)
+    script = folder / "edf2asc"
+    body = (
+        "echo 'EDF file is corrupt' >&2; exit 3" if fail else f"/bin/cat > \"${{2%.edf}}.asc\" <<'ASC'\n{asc_text}ASC"
+    )
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    return script
+
+
+def test_convert_edf_with_edf2asc_and_without(tmp_path, monkeypatch):
+    from gazelab.acquisition.trackers.eyelink import convert_edf
+    from gazelab.errors import GazelabError
+    from gazelab.preprocessing import read_asc
+    from tests.conftest import HEADER, block
+
+    edf = tmp_path / "P01S1.edf"
+    edf.write_bytes(b"not really an EDF")
+    monkeypatch.delenv("GAZELAB_EDF2ASC", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert convert_edf(edf) is None  # no converter installed: the EDF stays
+    samples = "".join(f"{t}\t 512.0\t 384.0\t 1000.0\t...\n" for t in range(1000, 1020, 2))
+    asc_text = HEADER + block() + samples + "END\t1020 \tSAMPLES\tEVENTS\tRES\t 38.0\t 38.0\n"
+    tool = _fake_edf2asc(tmp_path, asc_text)
+    asc = convert_edf(edf, edf2asc=str(tool))
+    assert asc == tmp_path / "P01S1.asc"
+    assert len(read_asc(asc).samples) == 10
+    monkeypatch.setenv("GAZELAB_EDF2ASC", str(_fake_edf2asc(tmp_path / "x", "", fail=True)))
+    asc.unlink()
+    with pytest.raises(GazelabError, match="EDF file is corrupt"):
+        convert_edf(edf)

@@ -16,7 +16,10 @@ such a display ``doTrackerSetup`` would spin forever, so it is never called with
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 from gazelab.acquisition.session import host_time_ms
@@ -24,9 +27,53 @@ from gazelab.acquisition.trackers.base import SampleRow, Tracker
 from gazelab.errors import GazelabError, ParameterError
 from gazelab.geometry import Geometry
 
-__all__ = ["EyeLinkTracker", "edf_name"]
+__all__ = ["EyeLinkTracker", "convert_edf", "edf_name"]
 
 MAX_MESSAGE = 130  # pylink's documented message length limit
+
+
+def convert_edf(edf: str | Path, *, edf2asc: str | None = None, timeout_s: float = 600.0) -> Path | None:
+    """Convert an EDF file to ASC with SR Research's ``edf2asc``, when it is installed.
+
+    ``edf2asc`` comes with the EyeLink Developers Kit (not on PyPI); gazelab looks for it in
+    ``edf2asc``, then the ``GAZELAB_EDF2ASC`` environment variable, then the ``PATH``. The ASC
+    file is written beside the EDF (``<name>.asc``, samples and events, as edf2asc does by
+    default) and read by :func:`gazelab.preprocessing.read_asc`.
+
+    Parameters
+    ----------
+    edf : str or Path
+        The EDF file.
+    edf2asc : str, optional
+        Path of the converter.
+    timeout_s : float, optional
+        Longest the conversion may run, s (default 600).
+
+    Returns
+    -------
+    Path or None
+        The ASC file, or None when no converter is installed (the EDF stays as it is).
+
+    Raises
+    ------
+    GazelabError
+        If the converter runs but fails or writes no ASC file (its message is included).
+    """
+    edf = Path(edf)
+    exe = edf2asc or os.environ.get("GAZELAB_EDF2ASC") or shutil.which("edf2asc")
+    if exe is None:
+        return None
+    if not edf.is_file():
+        raise ParameterError("edf", str(edf), "an existing EDF file")
+    try:
+        run = subprocess.run([exe, "-y", str(edf)], capture_output=True, text=True, timeout=timeout_s, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise GazelabError(f"edf2asc ({exe}) could not convert {edf}: {exc}") from None
+    asc = edf.with_suffix(".asc")
+    if not asc.is_file():
+        why = (run.stderr or run.stdout).strip().splitlines()[-1:] or [f"exit status {run.returncode}"]
+        raise GazelabError(f"edf2asc ({exe}) wrote no ASC file for {edf}: {why[0]}")
+    return asc
 
 
 def edf_name(participant: str, session: str | int) -> str:
