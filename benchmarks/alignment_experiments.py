@@ -113,8 +113,11 @@ def main() -> None:
     ap.add_argument("--dataset", type=Path, default=None, help="harmonizer: the nus-scene release (.h5)")
     ap.add_argument("--lam", type=float, default=None)
     ap.add_argument("--size", type=int, default=64, help="distractors: image side, px")
+    ap.add_argument("--images", type=int, default=800, help="distractors: images (a quarter held out)")
     ap.add_argument("--lr", type=float, default=None, help="learning rate (default 1e-3 distractors, 1e-4 harmonizer)")
-    ap.add_argument("--freeze-bn", action="store_true", help="harmonizer: batch-norm statistics fixed")
+    ap.add_argument("--freeze-bn", action="store_true", help="batch-norm statistics fixed (pretrained trunks)")
+    ap.add_argument("--model", default="resnet18", help="distractors: trunk (resnet18, efficientnet_lite0)")
+    ap.add_argument("--input-size", type=int, default=None, help="distractors: network input side, px (default --size)")
     ap.add_argument("--name", default=None, help="output folder name under out/experiments (default: the experiment)")
     args = ap.parse_args()
     seeds = list(range(args.seeds))
@@ -123,17 +126,18 @@ def main() -> None:
         data = OUT / name / "task.h5"
         if not data.exists():
             data.parent.mkdir(parents=True, exist_ok=True)
-            make_distractor_task(data, n_images=800, size_px=args.size, n_observers=8, seed=0)
+            make_distractor_task(data, n_images=args.images, size_px=args.size, n_observers=8, seed=0)
         base = AlignConfig(
-            model="resnet18",
+            model=args.model,
             attention="spatial",
-            high_res=True,
+            high_res=True if args.model.startswith("resnet") else None,
+            freeze_bn=args.freeze_bn,
             loss="kl",
             lambda_schedule="constant",
             epochs=args.epochs or 10,
             batch_size=32,
             lr=args.lr or 1e-3,
-            input_size=args.size,
+            input_size=args.input_size or args.size,
             labels="dataset",
         )
         lam = 1.0 if args.lam is None else args.lam
