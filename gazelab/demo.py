@@ -296,7 +296,13 @@ def run_demo(
 
 
 def _fmt_row(values: dict[str, Any], keys: list[str]) -> str:
-    return " | ".join(f"{values[k]:.3f}" if isinstance(values.get(k), float) else str(values.get(k, "")) for k in keys)
+    def cell(k: str) -> str:
+        v = values.get(k, "")
+        if k == "epoch":
+            return str(int(v))
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    return " | ".join(cell(k) for k in keys)
 
 
 def _write_summary(
