@@ -227,6 +227,49 @@ class _Session:
         else:
             self.image_trial(k, path)
 
+    def _begin_trial(self, k: int) -> None:
+        """TRIALID, recording on, the fixation cross for its time."""
+        self.msg(f"TRIALID {k}")
+        self.tracker.start_recording()
+        self.display.cross()
+        self.display.flip(on_flip=lambda: self.msg("FIXATION_CROSS"))
+        self.pump(self.cfg.timing.fixation_cross_ms / 1000.0)
+
+    def _end_trial(
+        self,
+        k: int,
+        path: Path,
+        placement: Placement,
+        onset: float,
+        offset: float,
+        *,
+        trial_vars: dict[str, Any] | None = None,
+        video: dict[str, Any] | None = None,
+    ) -> None:
+        """Recording off, the trial's variables and result, its trials.csv row, the inter-trial pause."""
+        self.tracker.stop_recording()
+        self.writer.add_samples(self.tracker.newest_samples())
+        self.msg(f"!V TRIAL_VAR stimulus {path.name}")
+        self.msg(f"!V TRIAL_VAR scale {placement.scale:.4f}")
+        for name, value in (trial_vars or {}).items():
+            self.msg(f"!V TRIAL_VAR {name} {value}")
+        self.msg("TRIAL_RESULT 0")
+        left, top = placement.screen_rect_px[:2]
+        self._log(
+            {
+                "trial": k,
+                "stimulus": path.name,
+                "left_px": round(left, 2),
+                "top_px": round(top, 2),
+                "scale": round(placement.scale, 6),
+                "onset_ms": round(onset, 3),
+                "offset_ms": round(offset, 3),
+                "result": 0,
+                **(video or {"fps": "", "frames_shown": "", "frames_skipped": ""}),
+            }
+        )
+        self.pump(self.cfg.timing.inter_trial_ms / 1000.0)
+
     def image_trial(self, k: int, path: Path) -> None:
         from PIL import Image
 
@@ -237,11 +280,7 @@ class _Session:
         if hasattr(self.tracker, "set_stimulus"):
             self.tracker.set_stimulus(pixels, placement)
         left, top, right, bottom = placement.screen_rect_px
-        self.msg(f"TRIALID {k}")
-        self.tracker.start_recording()
-        self.display.cross()
-        self.display.flip(on_flip=lambda: self.msg("FIXATION_CROSS"))
-        self.pump(cfg.timing.fixation_cross_ms / 1000.0)
+        self._begin_trial(k)
         self.display.image(path, placement)
         if k == 1:
             self.display.screenshot("trial-1")
@@ -254,27 +293,7 @@ class _Session:
         self.pump(cfg.timing.stimulus_ms / 1000.0)
         self.display.flip(on_flip=lambda: self.msg("STIMULUS_OFFSET"))
         offset = self.tracker.tracker_time_ms()
-        self.tracker.stop_recording()
-        self.writer.add_samples(self.tracker.newest_samples())
-        self.msg(f"!V TRIAL_VAR stimulus {path.name}")
-        self.msg(f"!V TRIAL_VAR scale {placement.scale:.4f}")
-        self.msg("TRIAL_RESULT 0")
-        self._log(
-            {
-                "trial": k,
-                "stimulus": path.name,
-                "left_px": round(left, 2),
-                "top_px": round(top, 2),
-                "scale": round(placement.scale, 6),
-                "onset_ms": round(onset, 3),
-                "offset_ms": round(offset, 3),
-                "result": 0,
-                "fps": "",
-                "frames_shown": "",
-                "frames_skipped": "",
-            }
-        )
-        self.pump(cfg.timing.inter_trial_ms / 1000.0)
+        self._end_trial(k, path, placement, onset, offset)
 
     def video_trial(self, k: int, path: Path) -> None:
         """One video trial: cross, the frames at the video's rate with a VFRAME message each, blank."""
@@ -296,11 +315,7 @@ class _Session:
                 raise GazelabError(f"{path}: the video has no readable frame")
             if follow:
                 self.tracker.set_stimulus(frame, placement)
-            self.msg(f"TRIALID {k}")
-            self.tracker.start_recording()
-            self.display.cross()
-            self.display.flip(on_flip=lambda: self.msg("FIXATION_CROSS"))
-            self.pump(cfg.timing.fixation_cross_ms / 1000.0)
+            self._begin_trial(k)
             shown = skipped = 0
             first_ms = onset = 0.0
             followed = 0
@@ -341,30 +356,15 @@ class _Session:
             self.pump_until(first_ms + min(show_ms, (index + 1) * period_ms) - lead_ms)
             self.display.flip(on_flip=lambda: self.msg("STIMULUS_OFFSET"))
             offset = self.tracker.tracker_time_ms()
-        self.tracker.stop_recording()
-        self.writer.add_samples(self.tracker.newest_samples())
-        self.msg(f"!V TRIAL_VAR stimulus {path.name}")
-        self.msg(f"!V TRIAL_VAR scale {placement.scale:.4f}")
-        self.msg(f"!V TRIAL_VAR video_fps {info.fps:g}")
-        self.msg(f"!V TRIAL_VAR video_frames {info.n_frames}")
-        self.msg(f"!V TRIAL_VAR frames_shown {shown}")
-        self.msg("TRIAL_RESULT 0")
-        self._log(
-            {
-                "trial": k,
-                "stimulus": path.name,
-                "left_px": round(left, 2),
-                "top_px": round(top, 2),
-                "scale": round(placement.scale, 6),
-                "onset_ms": round(onset, 3),
-                "offset_ms": round(offset, 3),
-                "result": 0,
-                "fps": round(info.fps, 6),
-                "frames_shown": shown,
-                "frames_skipped": skipped,
-            }
+        self._end_trial(
+            k,
+            path,
+            placement,
+            onset,
+            offset,
+            trial_vars={"video_fps": f"{info.fps:g}", "video_frames": info.n_frames, "frames_shown": shown},
+            video={"fps": round(info.fps, 6), "frames_shown": shown, "frames_skipped": skipped},
         )
-        self.pump(cfg.timing.inter_trial_ms / 1000.0)
 
     def _log(self, row: dict[str, Any]) -> None:
         new = not self.trial_log.exists()
