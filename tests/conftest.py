@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -146,3 +148,9 @@ def xvfb():
     yield f":{n}"
     proc.terminate()
     proc.wait(10)
+
+
+def run_python(display: str, args: list[str], *, timeout: float) -> subprocess.CompletedProcess:
+    """Run ``python ARGS`` from the repository root on the X ``display``; output captured as text."""
+    env = {**os.environ, "DISPLAY": display}
+    return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)

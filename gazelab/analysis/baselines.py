@@ -31,7 +31,7 @@ import pandas as pd
 from gazelab.analysis.metrics import METRICS
 from gazelab.analysis.stats import bootstrap_ci
 from gazelab.errors import ParameterError
-from gazelab.preprocessing.maps import fixation_map, saliency_map
+from gazelab.preprocessing.maps import _check_shape, fixation_map, saliency_map
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -95,12 +95,7 @@ def centre_bias_map(shape: tuple[int, int], params: CentreBias | None = None) ->
     >>> round(float(m.sum()), 12), np.unravel_index(int(m.argmax()), m.shape)
     (1.0, (np.int64(14), np.int64(19)))
     """
-    try:
-        h, w = (int(v) for v in shape)
-    except (TypeError, ValueError):
-        raise ParameterError("shape", shape, "(height, width) in image px") from None
-    if h <= 0 or w <= 0:
-        raise ParameterError("shape", shape, "(height, width) with both > 0 image px")
+    h, w = _check_shape(shape)
     p = CentreBias() if params is None else params
     if not (p.std_x > 0 and p.std_y > 0):
         raise ParameterError("params", p, "standard deviations std_x, std_y > 0 (fractions of the image size)")

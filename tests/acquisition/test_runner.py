@@ -18,6 +18,7 @@ import pytest
 
 from gazelab.acquisition.session import recover
 from gazelab.preprocessing import read
+from tests.conftest import run_python
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "free-viewing.yaml"
@@ -104,26 +105,8 @@ def test_escape_ends_cleanly_and_an_existing_session_is_refused(xvfb, tmp_path):
     meta = json.loads((folder / "session.json").read_text())
     assert meta["status"] == "aborted" and meta["n_samples"] > 0
     assert len(read(folder).samples) == meta["n_samples"]
-    env = {**os.environ, "DISPLAY": xvfb}
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gazelab",
-            "run",
-            str(EXAMPLE),
-            "--participant",
-            "P01",
-            "--out",
-            str(tmp_path),
-            "--windowed",
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    args = ["-m", "gazelab", "run", str(EXAMPLE), "--participant", "P01", "--out", str(tmp_path), "--windowed"]
+    r = run_python(xvfb, args, timeout=60)
     assert r.returncode == 1 and "already exists" in r.stdout + r.stderr
 
 
@@ -178,9 +161,6 @@ d.close()
 def test_eyelink_host_setup_returns_on_escape(xvfb):
     """doTrackerSetup spins forever without custom graphics; with gazelab's, Escape leaves it."""
     pytest.importorskip("pylink", reason="pylink is the eyelink extra")
-    env = {**os.environ, "DISPLAY": xvfb}
-    r = subprocess.run(
-        [sys.executable, "-c", HOST_SETUP], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
-    )
+    r = run_python(xvfb, ["-c", HOST_SETUP], timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "('key', 'escape')" in r.stdout

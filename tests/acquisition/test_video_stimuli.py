@@ -1,9 +1,6 @@
 """Video stimuli: a headless session with an image and a video, and one PsychoPy window under Xvfb."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +12,7 @@ from gazelab.acquisition.config import load_config
 from gazelab.acquisition.display import HeadlessDisplay
 from gazelab.acquisition.runner import run_session
 from gazelab.preprocessing import detect_fixations, read
+from tests.conftest import run_python
 
 cv2 = pytest.importorskip("cv2", reason="video stimuli need the webcam extra (OpenCV)")
 
@@ -155,15 +153,7 @@ def test_video_in_a_psychopy_window(tmp_path, xvfb):
     # the 1 s video is shorter than stimulus_ms: it plays to its end (10 frames)
     cfg = experiment(tmp_path, 3000, ["clip.avi"])
     shots = ARTEFACTS / "video"
-    env = {**os.environ, "DISPLAY": xvfb}
-    r = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(cfg), str(tmp_path / "out"), str(shots)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = run_python(xvfb, ["-c", SCRIPT, str(cfg), str(tmp_path / "out"), str(shots)], timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     folder = tmp_path / "out" / "sub-P01" / "ses-1"
     trials = pd.read_csv(folder / "trials.csv")

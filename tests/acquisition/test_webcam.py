@@ -6,10 +6,6 @@ deg, median iris-centre error 0.58 image px. The tests allow about twice that.
 """
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -32,6 +28,7 @@ from gazelab.acquisition.trackers.webcam import WebcamTracker, count_dropped  # 
 from gazelab.acquisition.webcam_features import FeatureExtractor, GazeMapping, evaluate_video  # noqa: E402
 from gazelab.errors import GazelabError, ParameterError, ParseError  # noqa: E402
 from gazelab.geometry import Geometry  # noqa: E402
+from tests.conftest import run_python  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 G = Geometry(1280, 1024, 37.5, 30.0, 60.0)  # examples/free-viewing.yaml
@@ -271,25 +268,6 @@ stop.set()
 """
 
 
-@pytest.fixture(scope="module")
-def xvfb():
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (Debian package xvfb; .ci/run installs it)")
-    pytest.importorskip("psychopy", reason="psychopy is installed by `make` (pip install --no-deps psychopy)")
-    for n in range(120, 160):
-        if not Path(f"/tmp/.X{n}-lock").exists():
-            break
-    proc = subprocess.Popen(
-        ["Xvfb", f":{n}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(1.0)
-    yield f":{n}"
-    proc.terminate()
-    proc.wait(10)
-
-
 def test_gazelab_run_with_the_webcam_tracker(xvfb, tmp_path, video):
     """The synthetic video stands in for the camera; its gaze does not follow the runner's targets,
     so the validation grades POOR and the operator skips (S); the flow and the files are checked."""
@@ -299,15 +277,7 @@ def test_gazelab_run_with_the_webcam_tracker(xvfb, tmp_path, video):
     text = text.replace("stimulus_ms: 3000", "stimulus_ms: 1000").replace("inter_trial_ms: 500", "inter_trial_ms: 200")
     cfg = tmp_path / "exp.yaml"
     cfg.write_text(text)
-    env = {**os.environ, "DISPLAY": xvfb}
-    r = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(cfg), str(tmp_path / "out")],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=150,
-    )
+    r = run_python(xvfb, ["-c", SCRIPT, str(cfg), str(tmp_path / "out")], timeout=150)
     assert r.returncode == 0, r.stdout + r.stderr
     folder = tmp_path / "out" / "sub-P01" / "ses-1"
     meta = json.loads((folder / "session.json").read_text())
