@@ -343,16 +343,14 @@ def align(
     val = load_data(dataset, val_split, input_size=cfg.input_size, class_names=class_names, progress=show)
 
     torch.manual_seed(cfg.seed)
-    n_classes = len(class_names) if cfg.labels == "dataset" else 0
-    if cfg.labels == "teacher":
-        teacher = _build(cfg, n_classes=1000 if cfg.model == "efficientnet_lite0" else 10).to(dev)
-        train.labels = _predict(teacher, train.images, cfg.batch_size, dev)["logits"].argmax(1)
-        val.labels = _predict(teacher, val.images, cfg.batch_size, dev)["logits"].argmax(1)
-        n_classes = teacher.n_classes
-        torch.manual_seed(cfg.seed)
+    if cfg.labels == "dataset":
+        n_classes = len(class_names)
+    else:  # the untrained model's own predictions (its ImageNet classes for the pretrained CNN)
+        n_classes = 1000 if cfg.model == "efficientnet_lite0" else 10
     model = _build(cfg, n_classes=n_classes).to(dev)
     if cfg.labels == "teacher":
-        model.load_state_dict(teacher.state_dict())
+        train.labels = _predict(model, train.images, cfg.batch_size, dev)["logits"].argmax(1)
+        val.labels = _predict(model, val.images, cfg.batch_size, dev)["logits"].argmax(1)
     optimizer = torch.optim.Adam(model.param_groups(cfg.lr), lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = LambdaSchedule(cfg.lam, cfg.lambda_schedule, cfg.warmup_epochs)
 
