@@ -12,7 +12,7 @@ import pandas as pd
 
 from gazelab.errors import ParameterError
 
-__all__ = ["TABLE_SUFFIXES", "atomic_path", "write_table"]
+__all__ = ["TABLE_SUFFIXES", "atomic_path", "check_output", "safe_name", "write_table"]
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
 
@@ -95,3 +95,82 @@ def sha256_path(path: str | Path) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
     return h.hexdigest()
+
+
+def check_output(path: str | Path, *, overwrite: bool = False, inputs: tuple[str | Path, ...] = ()) -> Path:
+    """Check that ``path`` may be written: it is none of ``inputs`` and exists only with ``overwrite``.
+
+    The one rule of every writer (MNE's convention): an existing output is replaced only when the
+    caller says ``overwrite=True`` (``--overwrite`` at the command line), and then only once the
+    new file is complete (write through :func:`atomic_path`); an input is never an output.
+
+    Parameters
+    ----------
+    path : str or Path
+        The output file or folder.
+    overwrite : bool
+        Allow replacing an existing output.
+    inputs : tuple of str or Path
+        The files or folders the command reads.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ParameterError
+        When ``path`` is one of ``inputs``, or exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    target = path.resolve()
+    for item in inputs:
+        if Path(item).resolve() == target:
+            raise ParameterError("out", str(path), "a path other than the input it is read from")
+    if path.exists() and not overwrite:
+        raise ParameterError("out", str(path), "a path that does not exist yet (or pass --overwrite to replace it)")
+    return path
+
+
+def safe_name(name: str, what: str = "name") -> str:
+    """Reduce a name read from a file (a stimulus, an id) to a safe relative path, or refuse it.
+
+    Backslashes count as separators; empty parts and ``.`` are dropped. Absolute paths, drive
+    letters, ``..`` parts, control characters and NUL bytes are refused, so the result joined
+    onto a folder always stays inside it.
+
+    Parameters
+    ----------
+    name : str
+        The name as stored.
+    what : str
+        What the name is, for the error message (e.g. ``"stimulus file_name"``).
+
+    Returns
+    -------
+    str
+        The name with ``/`` separators.
+
+    Raises
+    ------
+    ParameterError
+        For a name that would leave the folder it is joined to, or is empty.
+
+    Examples
+    --------
+    >>> safe_name("images/a.png")
+    'images/a.png'
+    >>> safe_name("a/../../etc/passwd")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gazelab.errors.ParameterError: invalid value for name: 'a/../../etc/passwd'; expected a relative name ...
+    """
+    text = str(name)
+    expected = "a relative name without '..', a drive or a leading '/'"
+    if any(ord(c) < 32 for c in text) or text.startswith(("/", "\\")) or (len(text) > 1 and text[1] == ":"):
+        raise ParameterError(what, text, expected)
+    parts = [p for p in text.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts or any(p == ".." for p in parts):
+        raise ParameterError(what, text, expected)
+    return "/".join(parts)

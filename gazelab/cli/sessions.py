@@ -1,0 +1,92 @@
+"""Commands for recording sessions: ``run`` and ``recover``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gazelab.cli._base import cli
+
+
+@cli.command("run")
+@click.argument("experiment", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--participant", "-p", required=True, help="Participant id (letters and digits).")
+@click.option("--session", "-s", default="1", show_default=True, help="Session number or label.")
+@click.option(
+    "--tracker",
+    type=click.Choice(["simulated", "eyelink", "webcam"]),
+    default=None,
+    help="Override the experiment's tracker backend.",
+)
+@click.option(
+    "--camera",
+    default=None,
+    help="webcam: camera index or video file (overrides the experiment's tracker.camera).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output root (default: the experiment's 'output').",
+)
+@click.option("--resume", is_flag=True, help="Continue an existing session folder instead of refusing it.")
+@click.option("--windowed", is_flag=True, help="A window instead of full screen (testing).")
+@click.option(
+    "--screenshots",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Save screenshots of the instruction, calibration, validation and first trial screens here.",
+)
+def run_cmd(
+    experiment: Path,
+    participant: str,
+    session: str,
+    tracker: str | None,
+    camera: str | None,
+    out: Path | None,
+    resume: bool,
+    windowed: bool,
+    screenshots: Path | None,
+) -> None:
+    """Run a session of EXPERIMENT (YAML) for one participant: instructions, calibration and
+    validation, trials with drift checks. ESCAPE ends it early, saving everything so far."""
+    from dataclasses import replace
+
+    from gazelab.acquisition.config import load_config
+    from gazelab.acquisition.runner import run_session
+
+    config = load_config(experiment)
+    if camera is not None:
+        if not camera.isdigit() and not Path(camera).is_file():
+            raise click.BadParameter(
+                f"{camera!r} is neither a camera index nor an existing video file", param_hint="--camera"
+            )
+        cam: int | str = int(camera) if camera.isdigit() else str(Path(camera).resolve())
+        config = replace(config, tracker=replace(config.tracker, camera=cam))
+    folder = run_session(
+        config,
+        participant,
+        session,
+        tracker=tracker,
+        out=out,
+        resume=resume,
+        fullscr=not windowed,
+        screenshot_dir=screenshots,
+        echo=click.echo,
+    )
+    click.echo(str(folder))
+
+
+@cli.command("recover")
+@click.argument("session", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def recover_cmd(session: Path) -> None:
+    """Make a crashed SESSION folder readable (cut partial last lines, mark it recovered)."""
+    from gazelab.acquisition.session import recover
+
+    report = recover(session)
+    click.echo(
+        f"{session}: was {report['previous_status']}; kept {report.get('samples.tsv_lines', 0)} samples, "
+        f"{report.get('messages.tsv_lines', 0)} messages; cut {report.get('samples.tsv_bytes_cut', 0)} "
+        "bytes of a partial sample line"
+    )
