@@ -7,7 +7,8 @@ plus its import below.
 
 from gazelab.preprocessing.readers._registry import available_readers, read, register_reader
 from gazelab.preprocessing.readers.asc import read_asc
+from gazelab.preprocessing.readers.edf import read_edf
 from gazelab.preprocessing.readers.session import read_session
 from gazelab.preprocessing.readers.tabular import read_tabular
 
-__all__ = ["available_readers", "read", "read_asc", "read_session", "read_tabular", "register_reader"]
+__all__ = ["available_readers", "read", "read_asc", "read_edf", "read_session", "read_tabular", "register_reader"]

@@ -369,12 +369,7 @@ def read_asc(
             if kind == "MSG":
                 parts = line.split(None, 2)
                 t = float(parts[1])
-                text = parts[2].rstrip() if len(parts) > 2 else ""
-                offset = 0.0
-                sub = text.split(None, 1)
-                if len(sub) == 2 and re.fullmatch(r"-?\d+", sub[0]):
-                    offset = float(sub[0])
-                    text = sub[1]
+                offset, text = _split_offset(parts[2].rstrip() if len(parts) > 2 else "")
                 msg_time.append(t - offset)
                 msg_offset.append(offset)
                 msg_text.append(text)
@@ -615,6 +610,14 @@ def _parse_event(kind: str, tok: list[str], lineno: int) -> tuple[Any, ...]:
     else:
         typ = "blink"
     return (typ, eye, on, off, dur, x, y, p, xs, ys, xe, ye, amp, pv, xr, yr, lineno)
+
+
+def _split_offset(text: str) -> tuple[float, str]:
+    """A message's offset (ms; the event happened at the logged time minus it) and its text."""
+    sub = text.split(None, 1)
+    if len(sub) == 2 and re.fullmatch(r"-?\d+", sub[0]):
+        return float(sub[0]), sub[1]
+    return 0.0, text
 
 
 def _block_of(times: np.ndarray, on: np.ndarray, off: np.ndarray) -> pd.arrays.IntegerArray:
