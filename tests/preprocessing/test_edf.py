@@ -126,7 +126,7 @@ def test_blocks_trials_messages_and_validation(both):
     assert (v["mean_error_deg"], v["max_error_deg"], v["offset_deg"]) == (0.29, 0.65, 0.21)
     assert (v["offset_x_px"], v["offset_y_px"]) == (-7.6, -1.9)
     points = theirs["info"]["calibrations"][0]["validation"]["offset"]
-    assert np.isclose(points.mean(), v["mean_error_deg"], atol=0.005) and points.max() == v["max_error_deg"]
+    assert points.max() == v["max_error_deg"]  # eyelinkio parses the per-point lines of the same validation
     assert rec.metadata["tracker_version"] == "EYELINK II 1" and not rec.metadata["truncated"]
 
     bino, _ = both["test_raw_binocular.edf"]
@@ -150,7 +150,11 @@ def test_ivt_agrees_with_the_files_own_fixations(both):
     assert small["n_reference"].iloc[0] < 50 and small["matched_fraction"].iloc[0] >= 0.75
 
 
-@pytest.mark.xfail(strict=True, reason="measured L 31.7 %, R 55.2 %: a poorly tracked recording (module docstring)")
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="measured L 31.7 %, R 55.2 %: a poorly tracked recording (module docstring)",
+)
 def test_ivt_agreement_on_the_binocular_file(both):
     a = _agreement(both["test_raw_binocular.edf"][0])
     assert (a["n_reference"] >= 50).all()
