@@ -13,7 +13,7 @@ BENCH_STAMP := $(VENV)/.gazelab-bench-installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,torch,eyelink,psychopy,webcam,analysis]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,torch,eyelink,psychopy,webcam,analysis,edf]"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps psychopy==2026.2.5
 	touch $(STAMP)
 
@@ -41,12 +41,13 @@ test: lint xvfb
 	$(BIN)/python -m pytest
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,torch,eyelink,psychopy,webcam,analysis,bench]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,torch,eyelink,psychopy,webcam,analysis,edf,bench]"
 	touch $(BENCH_STAMP)
 
 # benchmarks against the peers (pymovements, MNE); run by hand, not in CI
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench_asc.py
+	$(BIN)/python benchmarks/bench_edf.py
 	$(BIN)/python benchmarks/bench_events.py
 	$(BIN)/python benchmarks/efix_agreement.py
 	$(BIN)/python benchmarks/bench_maps.py
