@@ -38,8 +38,8 @@ Typical use:
       --lambda 1.0 --epochs 5 --out run/    train with attention alignment
   gazelab demo --out DIR                   run the whole pipeline end to end
 
-Recordings: EyeLink .asc / .asc.gz (edf2asc output), gazelab session folders,
-or CSV/TSV sample exports.
+Recordings: EyeLink .edf, .asc / .asc.gz (edf2asc output), gazelab session folders
+(their EDF file when there is one), or CSV/TSV sample exports.
 Every command has its own --help.
 """
 
@@ -88,4 +88,5 @@ def _print_table(df: Any, max_rows: int = 20) -> None:
 
 
 def _is_asc(path: Path) -> bool:
-    return path.name.lower().endswith((".asc", ".asc.gz"))
+    """An EyeLink file (ASC or EDF): the formats whose readers take ``strict``."""
+    return path.name.lower().endswith((".asc", ".asc.gz", ".edf"))

@@ -6,12 +6,18 @@ messages from ``messages.tsv``; trials follow the same ``TRIALID`` / ``!V IMGLOA
 (``device_time_ms``); ``host_time_ms`` and ``confidence`` are kept as sample columns. A gap in
 the device clock longer than 2.5 sample periods (recording paused between trials) starts a new
 block.
+
+After an EyeLink session the EDF file transferred from the Host (``tracker_data_file`` in
+``session.json``) is the session's authoritative record: when it is there and readable it is what
+:func:`read_session` returns (with a warning saying so; the link samples are the backup),
+unless ``use_edf=False``.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from gazelab.acquisition.session import SESSION_FORMAT
-from gazelab.errors import ParseError
+from gazelab.errors import GazelabError, ParseError
 from gazelab.preprocessing.readers._registry import register_reader
 from gazelab.preprocessing.readers._trials import assign_trials, build_trials
 from gazelab.preprocessing.recording import Recording, events_frame
@@ -33,13 +39,17 @@ def _complete_lines(path: Path) -> bytes:
 
 
 @register_reader("gazelab-session", folder_marker="session.json")
-def read_session(path: str | Path) -> Recording:
+def read_session(path: str | Path, *, use_edf: bool = True) -> Recording:
     """Read a gazelab session folder.
 
     Parameters
     ----------
     path : str or Path
         The session folder (holding ``session.json``, ``samples.tsv``, ``messages.tsv``).
+    use_edf : bool, optional
+        Return the session's EDF file (:func:`~gazelab.preprocessing.read_edf`) when
+        ``session.json`` names one that is there and readable (default True); False reads the
+        link samples.
 
     Returns
     -------
@@ -58,6 +68,9 @@ def read_session(path: str | Path) -> Recording:
         raise ParseError(meta_path, f"not a readable session description ({exc})") from None
     if meta.get("format") != SESSION_FORMAT:
         raise ParseError(meta_path, f"format {meta.get('format')!r}; expected {SESSION_FORMAT!r}")
+    edf = _session_edf(folder, meta) if use_edf else None
+    if edf is not None:
+        return edf
     rate = float(meta.get("sampling_rate_hz") or np.nan)
     if not rate > 0:
         raise ParseError(meta_path, f"sampling_rate_hz {meta.get('sampling_rate_hz')!r}; expected a rate > 0 (Hz)")
@@ -122,3 +135,28 @@ def read_session(path: str | Path) -> Recording:
         format="gazelab-session",
         metadata=meta,
     )
+
+
+def _session_edf(folder: Path, meta: dict[str, Any]) -> Recording | None:
+    """The session's EDF file as a Recording, or None (no EDF, or one that cannot be read: said)."""
+    name = meta.get("tracker_data_file")
+    if not name or not str(name).lower().endswith(".edf"):
+        return None
+    path = folder / Path(str(name)).name
+    if not path.is_file():
+        return None
+    from gazelab.preprocessing.readers.edf import read_edf
+
+    try:
+        rec = read_edf(path)
+    except GazelabError as exc:
+        warnings.warn(f"{folder}: the EDF file cannot be read ({exc}); using the link samples", stacklevel=3)
+        return None
+    warnings.warn(
+        f"{folder}: using the EDF file {path.name} (authoritative); the link samples are the backup", stacklevel=3
+    )
+    rec.metadata = {**meta, **rec.metadata, "session_record": path.name}
+    if rec.screen_px is None:
+        screen = meta.get("screen") or {}
+        rec.screen_px = (int(screen["width_px"]), int(screen["height_px"])) if "width_px" in screen else None
+    return rec
