@@ -19,7 +19,7 @@ from gazelab.acquisition.trackers import SimulatedTracker
 from gazelab.cli import cli
 from gazelab.preprocessing import read
 from gazelab.preprocessing.readers import read_session
-from tests.acquisition.test_session import G, META, record
+from tests.acquisition.test_session import META, G, record
 
 GEOMETRY = ["--screen-cm", "53", "30", "--distance-cm", "60"]
 
