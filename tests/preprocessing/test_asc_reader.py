@@ -216,6 +216,8 @@ def test_read_dispatches_on_suffix(make_asc):
     rec = read(make_asc(_bino_vel_res_input(), name="x.asc", gz=True))
     assert rec.format == "eyelink-asc"
     with pytest.raises(ParseError, match="unknown recording format"):
+        read(make_asc("x", name="rec.idf"))
+    with pytest.raises(ParseError, match="not an EyeLink EDF file"):  # .edf goes to read_edf
         read(make_asc("x", name="rec.edf"))
 
 
