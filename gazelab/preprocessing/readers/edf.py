@@ -590,7 +590,8 @@ def _metadata(
     for b in range(len(blocks)):  # edf2asc's END ... RES: mean resolution over the block's samples
         sel = samples["block"].to_numpy() == b
         if "xres_px_per_deg" in samples and sel.any():
-            res.append((float(samples["xres_px_per_deg"][sel].mean()), float(samples["yres_px_per_deg"][sel].mean())))
+            xr, yr = samples["xres_px_per_deg"][sel].mean(), samples["yres_px_per_deg"][sel].mean()
+            res.append((round(float(xr), 2), round(float(yr), 2)))
         else:
             res.append((np.nan, np.nan))
     meta: dict[str, Any] = {
