@@ -223,3 +223,33 @@ def test_a_recording_without_an_end_record_is_read_with_a_warning(edf_dir, monke
     assert rec.blocks["offset_ms"].iloc[-1] == rec.samples["time_ms"].iloc[-1]
     with pytest.raises(ParseError, match="truncated"):
         read_edf(edf_dir / "test_raw.edf", strict=True)
+
+
+def test_a_right_eye_recording_reads_the_right_eye(edf_dir, monkeypatch):
+    """The three files record the left eye or both: move test_raw's left eye into the right slot."""
+    from gazelab.preprocessing.readers import edf
+
+    left = read_edf(edf_dir / "test_raw.edf")
+    real = edf._walk
+
+    def right_only(api, handle):
+        stream = real(api, handle)
+        s = stream.samples
+        for name in ("gx", "gy", "pa"):
+            s[name][:, 1] = s[name][:, 0]
+            s[name][:, 0] = -32768.0
+        s["flags"] = (s["flags"] & ~np.uint16(0x8000)) | np.uint16(0x4000)
+        stream.events = stream.events.copy()
+        stream.events["eye"] = 1
+        for rec in stream.records:
+            rec["eye"] = 2
+        return stream
+
+    monkeypatch.setattr(edf, "_walk", right_only)
+    right = read_edf(edf_dir / "test_raw.edf")
+    assert right.eyes == ("R",) and "x_left_px" not in right.samples and (right.blocks["eyes"] == "R").all()
+    for c in ("x", "y", "pupil"):
+        a, b = f"{c}_left" + ("_px" if c != "pupil" else ""), f"{c}_right" + ("_px" if c != "pupil" else "")
+        np.testing.assert_array_equal(right.samples[b], left.samples[a])
+    assert (right.events["eye"] == "R").all()
+    assert right.samples["flags"].tolist() == left.samples["flags"].tolist()

@@ -345,7 +345,8 @@ def _sample_table(s: np.ndarray, blocks: list[_Block], eyes: tuple[str, ...], re
     for b, blk in enumerate(blocks):
         use_x[block == b], use_y[block == b] = xy_field[blk.sample_type]
     block_eyes = np.array([sum(1 << i for i, e in enumerate("LR") if e in blk.eyes) for blk in blocks] or [0])
-    for i, e in enumerate(eyes):
+    for e in eyes:
+        i = "LR".index(e)  # the slot of this eye in the sample structure
         name = EYES[e]
         x = np.full(len(s), np.nan)
         y = np.full(len(s), np.nan)
@@ -380,7 +381,8 @@ def _status_flags(
     err = errors.astype(np.int64)
     cr_mode = np.array([blk.cr_mode for blk in blocks] or [False])[block]
     text = np.where(err & _INTERP, "I", ".").astype(object)
-    for i, e in enumerate(eyes):
+    for e in eyes:
+        i = "LR".index(e)
         recorded = np.array([e in blk.eyes for blk in blocks] or [False])[block] & cr_mode
         c = np.where(err & _CR_LOST[i], "C", ".")
         r = np.where(err & _CR_RECOV[i], "R", ".")
