@@ -21,10 +21,13 @@ same library and builds the :class:`~gazelab.preprocessing.Recording` that
 - messages (with edf2asc's time-offset convention) and, from them, the trials, the screen size
   and the validation results (:func:`gazelab.preprocessing.tracker_messages.validations`).
 
-Values are rounded to the precision edf2asc writes (0.1 px, 0.1 pupil units, 0.01 px/deg), the
-resolution at which the tracker stores them. The ``line`` columns hold the 1-based position of
-the item in the file's data stream (an EDF has no lines). Remote-mode target columns (``HTARGET``)
-are not read.
+Values are rounded to the precision edf2asc writes (0.1 px and pupil units, 0.01 px/deg, whole
+pupil units and deg/s in events), so they equal an ASC file's: checked against SR's edf2asc
+(built from the sources in eyelinkio's repository) on eyelinkio's three files, where every value
+is equal except the pupil of samples without gaze (0 in the ASC) and saccade amplitudes whose
+start or end position is missing (edf2asc prints millions of degrees; NaN here). The ``line``
+columns hold the 1-based position of the item in the file's data stream (an EDF has no lines).
+Remote-mode target columns (``HTARGET``) are not read.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from gazelab.preprocessing.recording import EYES, Recording, events_frame
 __all__ = ["read_edf"]
 
 # item types of the EDF data stream (edf_data.h)
-_STARTBLINK, _ENDBLINK, _ENDSACC, _ENDFIX = 3, 4, 6, 8
+_ENDBLINK, _ENDSACC, _ENDFIX = 4, 6, 8
 _MESSAGE, _BUTTON, _INPUT, _RECORDING_INFO, _LOST_DATA, _SAMPLE = 24, 25, 28, 30, 0x3F, 200
 _EVENT_TYPES = {_ENDFIX: "fixation", _ENDSACC: "saccade", _ENDBLINK: "blink"}
 # sample flags, sample status bits, event read flags (edf_data.h)
