@@ -253,3 +253,15 @@ def test_a_right_eye_recording_reads_the_right_eye(edf_dir, monkeypatch):
         np.testing.assert_array_equal(right.samples[b], left.samples[a])
     assert (right.events["eye"] == "R").all()
     assert right.samples["flags"].tolist() == left.samples["flags"].tolist()
+
+
+def test_reading_from_threads_keeps_the_standard_streams(edf_dir, capfd):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        recs = list(pool.map(read_edf, [edf_dir / "test_raw.edf"] * 4))
+    assert {r.n_samples for r in recs} == {66827}
+    print("still here")
+    sys.stderr.write("and here\n")
+    out, err = capfd.readouterr()
+    assert out == "still here\n" and err == "and here\n"

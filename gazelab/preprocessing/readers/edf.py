@@ -36,6 +36,7 @@ import ctypes as ct
 import os
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,6 +70,7 @@ _MISSING_FLOAT = 1e8  # edfapi's missing float value; MISSING_DATA (-32768) mark
 _MIN_PUPIL = 15.0  # edf2asc treats gaze with a smaller pupil as missing
 _HEADER_BYTES = 1 << 20
 _API_NOISE = ("loadEvents",)  # what edfapi prints on every open
+_FD_LOCK = threading.Lock()
 
 
 @dataclass
@@ -151,23 +153,34 @@ class _Stream:
 
 @contextmanager
 def _quiet_fds() -> Iterator[list[str]]:
-    """Catch what the C library prints on standard output and error (it prints diagnostics there)."""
+    """Catch what the C library prints on standard output and error (it prints diagnostics there).
+
+    One caller at a time (the redirection is process-wide, and edfapi keeps global state); where
+    the process has no usable standard streams, nothing is redirected.
+    """
     out: list[str] = []
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile() as log:
+    with _FD_LOCK:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
         try:
-            os.dup2(log.fileno(), 1)
-            os.dup2(log.fileno(), 2)
+            saved = [os.dup(1), os.dup(2)]
+        except OSError:
             yield out
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-            log.seek(0)
-            out.extend(line.strip() for line in log.read().decode("utf-8", "replace").splitlines() if line.strip())
+            return
+        with tempfile.TemporaryFile() as log:
+            try:
+                os.dup2(log.fileno(), 1)
+                os.dup2(log.fileno(), 2)
+                yield out
+            finally:
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+                for fd in saved:
+                    os.close(fd)
+                log.seek(0)
+                text = log.read().decode("utf-8", "replace")
+                out.extend(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _check_header(path: Path) -> None:
