@@ -2,7 +2,9 @@
 
 What is measured
     Wall-clock seconds to read one EDF file into memory, per tool, in this one process, on the
-    same file: the median of ``--repeats`` runs (default 7) after one untimed warm-up run.
+    same file: the median of ``--repeats`` runs (default 7) after one untimed warm-up run per
+    tool; the timed runs alternate between the tools (ours, theirs, ours, ...) so that a busy
+    machine slows both alike.
 
     - gazelab ``read_edf(path)``: the whole :class:`~gazelab.preprocessing.Recording` (samples
       of both eyes with pupil, resolution, input and status columns; events; messages; trials;
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from _common import measure, versions
@@ -55,9 +58,15 @@ def main() -> None:
 
     print(f"# bench_edf: reading {src.name} ({src.stat().st_size / 1e6:.1f} MB)")
     print(versions("gazelab", "numpy", "pandas", "eyelinkio"))
-    print(f"median of {args.repeats} timed runs after 1 warm-up run, all in this process")
-    t_ours = measure("gazelab read_edf", lambda _: read_edf(src), repeats=args.repeats)
-    t_theirs = measure("eyelinkio read_edf", theirs, repeats=args.repeats)
+    print(f"median of {args.repeats} timed runs (alternating) after 1 warm-up run each, all in this process")
+    # warm-up runs first, then the timed runs alternate, so that both tools see the same load
+    t_ours = measure("gazelab read_edf", lambda _: read_edf(src), repeats=0)
+    t_theirs = measure("eyelinkio read_edf", theirs, repeats=0)
+    for _ in range(args.repeats):
+        for timing, fn in ((t_ours, lambda: read_edf(src)), (t_theirs, lambda: theirs(None))):
+            t0 = time.perf_counter()
+            fn()
+            timing.runs.append(time.perf_counter() - t0)
     rec, edf = t_ours.result, t_theirs.result
     kinds = rec.events["type"].value_counts()
     counts = {
