@@ -22,10 +22,11 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/gazelab demo --out out/demo-$$(date +%Y%m%d-%H%M%S)
 
-# a short simulated recording session in a PsychoPy window (Xvfb when there is no display)
+# a short simulated recording session in a PsychoPy window (Xvfb when there is no display); nobody
+# needs to press a key: --unattended lets the simulated participant answer the key prompts
 session: $(STAMP)
 	xvfb-run -a -s "-screen 0 1280x1024x24" $(BIN)/gazelab run examples/free-viewing.yaml --participant P01 \
-		--session $$(date +%H%M%S) --windowed --out out/sessions
+		--session $$(date +%H%M%S) --windowed --unattended --out out/sessions
 
 lint: $(STAMP)
 	$(BIN)/ruff check gazelab tests benchmarks examples
