@@ -205,7 +205,7 @@ def _export_bids(
 
     if source.suffix.lower() in (".h5", ".hdf5") and format_ is None:
         return bids.export_bids_dataset(source, out, task=task)
-    rec = read_recording(source, format_)
+    rec = read_recording(source, format_, screen_px=geometry_flags[2])
     if rec.format != "gazelab-session" and subject is None:
         raise ParameterError("--subject", None, f"a BIDS subject label for {source}")
     geometry = recording_geometry(rec, source, *geometry_flags)

@@ -11,7 +11,7 @@ from gazelab.cli._base import _is_asc, _parse_value, cli
 
 _FORMAT_HELP = (
     "Reader to use (default: from the file name): eyelink-asc, gazelab-session, tabular, iohub, or an export "
-    "preset: tobii, pupil-labs, gazepoint, smi."
+    "preset: tobii, pupil-labs (pupil-player, pupil-cloud), gazepoint, smi."
 )
 
 _IVT_HELP = (
@@ -25,11 +25,19 @@ _IVT_HELP = (
 )
 
 
-def read_recording(path: Path, format: str | None, strict: bool = False) -> Any:
+#: readers whose coordinates need the screen (or camera frame) size to become px from the top left
+_NEED_SCREEN = ("iohub", "gazepoint", "pupil-labs", "pupil-player")
+
+
+def read_recording(
+    path: Path, format: str | None, strict: bool = False, screen_px: tuple[int, int] | None = None
+) -> Any:
     """Read a recording with the reader ``format`` names (default: chosen from the path)."""
     from gazelab.preprocessing import read
 
     kwargs: dict[str, Any] = {"strict": strict} if (format in (None, "eyelink-asc") and _is_asc(path)) else {}
+    if format in _NEED_SCREEN or (format is None and path.suffix.lower() == ".hdf5"):
+        kwargs["screen_px"] = screen_px
     return read(path, format=format, **kwargs)
 
 
@@ -95,8 +103,16 @@ def screen_options(func: Any) -> Any:
 @cli.command("info")
 @click.argument("recording", metavar="RECORDING|DATASET.h5", type=click.Path(path_type=Path))
 @click.option("--format", "-f", "format_", default=None, help=_FORMAT_HELP)
+@click.option(
+    "--screen-px",
+    nargs=2,
+    type=int,
+    default=None,
+    metavar="W H",
+    help="Screen (or scene camera) size in px, for exports whose coordinates need it (ioHub, Gazepoint, Pupil Player).",
+)
 @click.option("--strict", is_flag=True, help="Treat a last block without an END line as an error.")
-def info_cmd(recording: Path, format_: str | None, strict: bool) -> None:
+def info_cmd(recording: Path, format_: str | None, screen_px: tuple[int, int] | None, strict: bool) -> None:
     """Summarise a RECORDING (rate, eyes, screen size, blocks, trials, samples, tracker events)
     or a gazelab DATASET.h5 (sessions, observers, stimuli, fixations, settings)."""
     if recording.suffix.lower() in (".h5", ".hdf5") and format_ is None:
@@ -104,7 +120,7 @@ def info_cmd(recording: Path, format_: str | None, strict: bool) -> None:
 
         summary = describe(recording)
     else:
-        summary = read_recording(recording, format_, strict).summary()
+        summary = read_recording(recording, format_, strict, screen_px).summary()
     for key, value in summary.items():
         click.echo(f"{key:>22}: {value}")
 
@@ -218,7 +234,7 @@ def _fixations_of(
     from gazelab.preprocessing import agreement, detect_fixations
 
     blink_margin_ms, interpolate_max_gap_ms, against_tracker = options
-    rec = read_recording(path, format_, strict)
+    rec = read_recording(path, format_, strict, geometry_flags[2])
     geometry = recording_geometry(rec, path, *geometry_flags)
     table = detect_fixations(
         rec,
