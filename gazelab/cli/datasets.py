@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from gazelab.cli._base import cli
-from gazelab.cli.recordings import read_recording, recording_geometry, screen_options
+from gazelab.cli.recordings import is_dataset, read_recording, recording_geometry, screen_options
 
 
 @cli.command("build")
@@ -203,7 +203,7 @@ def _export_bids(
     from gazelab.datasets.exporters import bids
     from gazelab.errors import ParameterError
 
-    if source.suffix.lower() in (".h5", ".hdf5") and format_ is None:
+    if is_dataset(source) and format_ is None:
         return bids.export_bids_dataset(source, out, task=task)
     rec = read_recording(source, format_, screen_px=geometry_flags[2])
     if rec.format != "gazelab-session" and subject is None:

@@ -29,6 +29,19 @@ _IVT_HELP = (
 _NEED_SCREEN = ("iohub", "gazepoint", "pupil-labs", "pupil-player")
 
 
+def is_dataset(path: Path) -> bool:
+    """A gazelab HDF5 dataset (not, e.g., a PsychoPy ioHub file, which is HDF5 too)."""
+    if path.suffix.lower() not in (".h5", ".hdf5") or not path.is_file():
+        return False
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return "data_collection" not in f
+    except OSError:
+        return path.suffix.lower() == ".h5"
+
+
 def read_recording(
     path: Path, format: str | None, strict: bool = False, screen_px: tuple[int, int] | None = None
 ) -> Any:
@@ -115,7 +128,7 @@ def screen_options(func: Any) -> Any:
 def info_cmd(recording: Path, format_: str | None, screen_px: tuple[int, int] | None, strict: bool) -> None:
     """Summarise a RECORDING (rate, eyes, screen size, blocks, trials, samples, tracker events)
     or a gazelab DATASET.h5 (sessions, observers, stimuli, fixations, settings)."""
-    if recording.suffix.lower() in (".h5", ".hdf5") and format_ is None:
+    if is_dataset(recording) and format_ is None:
         from gazelab.datasets import describe
 
         summary = describe(recording)

@@ -446,8 +446,8 @@ def _columns(
 ) -> dict[str, str]:
     if preset is not None and columns is None:
         found = _resolve(preset.columns, raw)
-        needed = [k for k in preset.columns if k == "time" or k[:2] in ("x_", "y_")]
-        if "time" not in found or not any(k.startswith("x_") for k in found):
+        needed = [k for k in preset.columns if k in ("time", "x", "y") or k[:2] in ("x_", "y_")]
+        if "time" not in found or not any(k == "x" or k.startswith("x_") for k in found):
             missing = [preset.columns[k] for k in needed if k not in found]
             raise ParseError(
                 path, f"not a {preset.name} export: no column(s) {missing}; the file has {list(raw.columns)}", 1
