@@ -2,5 +2,12 @@
 
 from gazelab.datasets.exporters.bids import export_bids, export_bids_dataset, export_bids_session
 from gazelab.datasets.exporters.folder import export_folder
+from gazelab.datasets.exporters.pysaliency import export_pysaliency
 
-__all__ = ["export_bids", "export_bids_dataset", "export_bids_session", "export_folder"]
+__all__ = [
+    "export_bids",
+    "export_bids_dataset",
+    "export_bids_session",
+    "export_folder",
+    "export_pysaliency",
+]
