@@ -2,6 +2,7 @@
 
 from gazelab.datasets.exporters.bids import export_bids, export_bids_dataset, export_bids_session
 from gazelab.datasets.exporters.folder import export_folder
+from gazelab.datasets.exporters.huggingface import export_huggingface
 from gazelab.datasets.exporters.pysaliency import export_pysaliency
 
 __all__ = [
@@ -9,5 +10,6 @@ __all__ = [
     "export_bids_dataset",
     "export_bids_session",
     "export_folder",
+    "export_huggingface",
     "export_pysaliency",
 ]
