@@ -150,7 +150,9 @@ def _pupil_description(rec: Recording) -> str:
     return "pupil size (area or diameter, not stated by the recording) as the tracker measured it"
 
 
-def _physio_sidecar(rec: Recording, eye: str, task: str, manufacturer: str | None, distance_m: float | None):
+def _physio_sidecar(
+    rec: Recording, eye: str, task: str, manufacturer: str | None, distance_m: float | None
+) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "TaskName": task,
         "SamplingFrequency": rec.sampling_rate_hz,
