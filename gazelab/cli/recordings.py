@@ -15,12 +15,13 @@ _FORMAT_HELP = (
 )
 
 _IVT_HELP = (
-    "ivt: velocity threshold with the EyeLink parser's refinements (30 deg/s, plus an 8000 deg/s^2 acceleration "
-    "threshold, pursuit fix-up, merging across sub-0.15 deg 'saccades', 40 ms minimum). It is NOT pymovements' "
-    "ivt of the same name, which is Salvucci & Goldberg's plain I-VT (20 deg/s on velocities you compute, no "
-    "acceleration, no merging, 100 ms minimum measured first-to-last sample); to get that, pass "
-    "-P velocity_threshold_deg_s=20 -P acceleration_threshold_deg_s2=None -P pursuit_fixup_deg_s=0 "
-    "-P motion_threshold_deg=0 -P min_duration_ms=100 (gazelab counts one more sample period in a duration). "
+    "ivt: velocity threshold with the EyeLink parser's refinements (30 deg/s on Savitzky-Golay velocities over "
+    "20 ms, plus an 8000 deg/s^2 acceleration threshold, pursuit fix-up, merging across sub-0.15 deg 'saccades', "
+    "40 ms minimum). It is NOT pymovements' ivt of the same name, which is Salvucci & Goldberg's plain I-VT (20 "
+    "deg/s on velocities you compute beforehand, no acceleration threshold, no merging, a 100 ms minimum measured "
+    "from first to last sample). Closest equivalent: -P velocity_threshold_deg_s=20 -P "
+    "acceleration_threshold_deg_s2=None -P pursuit_fixup_deg_s=0 -P motion_threshold_deg=0 -P "
+    "min_duration_ms=<100 + one sample period> (gazelab's durations include the last sample's period). "
     "idt: dispersion threshold; ek: Engbert-Kliegl adaptive saccade detection; eyelink: the tracker's own EFIX events."
 )
 
