@@ -244,7 +244,10 @@ def _found_stimuli(rec: Recording, images: dict[str, bytes] | None) -> dict[str,
     base = Path(rec.source) if Path(rec.source).is_dir() else Path(rec.source).parent
     found = {}
     for name in names:
-        path = base / safe_name(name, "stimulus file name")
+        try:
+            path = base / safe_name(name, "stimulus file name")
+        except ParameterError:  # a name reaching outside the recording's folder is left as it is (no stim_file)
+            continue
         if rec.source and path.is_file():
             found[name] = path.read_bytes()
     return found
