@@ -22,10 +22,11 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/gazelab demo --out out/demo-$$(date +%Y%m%d-%H%M%S)
 
-# a short simulated recording session in a PsychoPy window (Xvfb when there is no display)
+# a short simulated recording session in a PsychoPy window (Xvfb when there is no display); nobody
+# needs to press a key: --unattended lets the simulated participant answer the key prompts
 session: $(STAMP)
 	xvfb-run -a -s "-screen 0 1280x1024x24" $(BIN)/gazelab run examples/free-viewing.yaml --participant P01 \
-		--session $$(date +%H%M%S) --windowed --out out/sessions
+		--session $$(date +%H%M%S) --windowed --unattended --out out/sessions
 
 lint: $(STAMP)
 	$(BIN)/ruff check gazelab tests benchmarks examples
@@ -54,6 +55,18 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench_hdf5_layout.py
 	$(BIN)/python benchmarks/simulated_vs_real.py
 	$(BIN)/python benchmarks/bench_webcam.py
+
+# the peers two export tests load our files with (pysaliency; Hugging Face datasets), each in a
+# throwaway folder beside the repo, not in the venv (neither is a gazelab dependency, and pysaliency
+# needs setuptools<81); the tests skip cleanly without them
+.PHONY: peers
+peers: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target .venv-pysaliency \
+		pysaliency==0.2.22 setuptools==80.9.0
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target .venv-hf \
+		datasets==5.2.0 huggingface-hub==2.4.0 xxhash==4.1.0 multiprocess==0.70.19 httpx==0.29.0 \
+		httpx2==2.16.2 httpcore==1.0.9 httpcore2==2.16.2 h11==0.16.0 anyio==4.16.0 sniffio==1.3.1 \
+		truststore==0.10.5 hf-xet==1.8.0 typer==0.29.2 shellingham==1.5.4
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

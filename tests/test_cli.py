@@ -58,9 +58,9 @@ def test_against_tracker_and_params(eyelink_dir):
         "fixations",
         eyelink_dir / "mono500.asc.gz",
         *GEOM,
-        "-p",
+        "-P",
         "velocity_threshold_deg_s=35",
-        "-p",
+        "-P",
         "acceleration_threshold_deg_s2=none",
         "--against-tracker",
     )
@@ -85,7 +85,7 @@ def test_bad_options_fail_cleanly(make_asc, tmp_path):
     assert r.exit_code == 1 and "--out" in r.output and not (tmp_path / "fix.xlsx").exists()
     r = run("fixations", good, "--screen-cm", "0", "30", "--distance-cm", "60")
     assert r.exit_code == 1 and "width_cm" in r.output
-    r = run("fixations", good, *GEOM, "-p", "nonsense")
+    r = run("fixations", good, *GEOM, "-P", "nonsense")
     assert r.exit_code == 1 and "NAME=VALUE" in r.output
     no_screen = make_asc(
         HEADER.replace("MSG\t999 DISPLAY_COORDS 0 0 1023 767\n", "")

@@ -134,7 +134,12 @@ class _Session:
                 return
             self.display.wait(min(POLL_S, left / 1000.0))
 
+    unattended = False  # the simulated participant presses its own keys (run_session(unattended=True))
+
     def wait_key(self, allowed: list[str]) -> str:
+        if self.unattended:  # go on (SPACE), or accept a validation that did not pass (S); Escape still works
+            self.pump(0.5)
+            return next((k for k in ("space", "s") if k in allowed), allowed[0])
         key = self.display.wait_keys([*allowed, "escape"])
         if key == "escape" or key is None:
             raise _Abort
@@ -390,6 +395,7 @@ def run_session(
     fullscr: bool = True,
     screenshot_dir: str | Path | None = None,
     echo: Callable[[str], None] = print,
+    unattended: bool = False,
 ) -> Path:
     """Run one participant's session and return its folder.
 
@@ -415,6 +421,10 @@ def run_session(
         Save screenshots of the calibration, validation and first trial screens here.
     echo : callable, optional
         Where progress lines go.
+    unattended : bool, optional
+        With the simulated tracker only: every key wait is answered after 0.5 s as an operator
+        would (SPACE to go on, S to accept a validation that did not pass), so a session runs to
+        the end with nobody at the keyboard (``make session`` under Xvfb).
 
     Returns
     -------
@@ -428,6 +438,8 @@ def run_session(
         if isinstance(tracker, Tracker)
         else make_tracker(tracker or config.tracker.backend, config, participant, session)
     )
+    if unattended and trk.name != "simulated":
+        raise ParameterError("unattended", unattended, f"the simulated tracker (not {trk.name!r}): a person is there")
     seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
     order = list(config.stimuli)
     if config.order == "random":
@@ -460,6 +472,7 @@ def run_session(
 
         display = PsychoPyDisplay(g, fullscr=fullscr, screenshot_dir=screenshot_dir)
     run = _Session(config, trk, writer, display, echo)
+    run.unattended = unattended
     status = "complete"
     try:
         trk.connect()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from gazelab.cli._base import cli
+from gazelab.cli.recordings import is_dataset, read_recording, recording_geometry, screen_options
 
 
 @cli.command("build")
@@ -130,15 +132,20 @@ def import_cmd(layout: str, source: Path, out: Path, sigma_px: float | None) -> 
 
 
 @cli.command("export")
-@click.argument("layout", type=click.Choice(["folder", "bids"]))
-@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("layout", type=click.Choice(["folder", "bids", "pysaliency", "huggingface"]))
+@click.argument("source", metavar="SOURCE", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
-@click.option("--subject", default=None, help="bids: subject label (letters and digits).")
-@click.option("--session", default=None, help="bids: session label.")
+@click.option("--subject", default=None, help="bids, one recording: subject label (default: a session's participant).")
+@click.option("--session", "-s", default=None, help="bids, one recording: session label (default: a session's).")
 @click.option("--task", default="freeview", show_default=True, help="bids: task label.")
-@click.option("--screen-cm", nargs=2, type=float, default=None, metavar="W H", help="bids: screen size in cm.")
-@click.option("--distance-cm", type=float, default=None, help="bids: viewing distance in cm.")
-@click.option("--screen-px", nargs=2, type=int, default=None, metavar="W H", help="bids: screen resolution.")
+@click.option("--format", "-f", "format_", default=None, help="bids, one recording: its reader (see `info --help`).")
+@click.option(
+    "--eye-tracker-distance-cm",
+    type=float,
+    default=None,
+    help="bids: eye-to-camera distance in cm (not the screen distance); left out when not given or measured.",
+)
+@screen_options
 def export_cmd(
     layout: str,
     source: Path,
@@ -146,42 +153,81 @@ def export_cmd(
     subject: str | None,
     session: str | None,
     task: str,
+    format_: str | None,
+    eye_tracker_distance_cm: float | None,
     screen_cm: tuple[float, float] | None,
     distance_cm: float | None,
     screen_px: tuple[int, int] | None,
 ) -> None:
-    """Export SOURCE to a LAYOUT.
+    """Export SOURCE to a LAYOUT in the folder --out.
 
     \b
-    folder: SOURCE is a dataset .h5 -> images/ + maps/*.png + fixations.csv + stimuli.csv
-    bids:   SOURCE is a recording   -> BIDS eye-tracking (physio.tsv.gz + json, events)
+    folder:      DATASET.h5 -> images/ + maps/*.png + fixations.csv + stimuli.csv
+    bids:        RECORDING, SESSION_DIR or DATASET.h5 -> BIDS eye tracking (physio +
+                 physioevents per eye, events, README); a dataset gives one subject per
+                 observer (built with --with-samples); a session folder its own participant,
+                 session and geometry (flags override)
+    pysaliency:  DATASET.h5 -> stimuli.hdf5 + fixations.hdf5 (pysaliency's own format)
+    huggingface: DATASET.h5 -> ImageFolder: images/, maps/, metadata.jsonl, README.md
     """
-    from gazelab.errors import ParameterError
-
     if layout == "folder":
         from gazelab.datasets.exporters import export_folder
 
         click.echo(f"wrote {export_folder(source, out)}")
-        return
-    from gazelab.datasets.exporters import export_bids
-    from gazelab.geometry import Geometry
-    from gazelab.preprocessing import read
+    elif layout == "pysaliency":
+        from gazelab.datasets.exporters import export_pysaliency
 
-    if subject is None or screen_cm is None or distance_cm is None:
-        raise ParameterError("--subject/--screen-cm/--distance-cm", None, "all three for a BIDS export")
-    rec = read(source)
-    size = screen_px or rec.screen_px
-    if size is None:
-        raise ParameterError("--screen-px", None, f"the screen resolution: {source} does not state it")
-    files = export_bids(
+        click.echo(f"wrote {', '.join(str(p) for p in export_pysaliency(source, out))}")
+    elif layout == "huggingface":
+        from gazelab.datasets.exporters import export_huggingface
+
+        click.echo(f"wrote {export_huggingface(source, out)}")
+    else:
+        files = _export_bids(
+            source, out, subject, session, task, format_, eye_tracker_distance_cm, screen_cm, distance_cm, screen_px
+        )
+        click.echo(f"wrote {len(files)} BIDS files under {out}")
+
+
+def _export_bids(
+    source: Path,
+    out: Path,
+    subject: str | None,
+    session: str | None,
+    task: str,
+    format_: str | None,
+    eye_tracker_distance_cm: float | None,
+    *geometry_flags: Any,
+) -> list[Path]:
+    """BIDS from a dataset (.h5), a session folder or one recording file."""
+    from gazelab.datasets.exporters import bids
+    from gazelab.errors import ParameterError
+
+    if is_dataset(source) and format_ is None:
+        return bids.export_bids_dataset(source, out, task=task)
+    rec = read_recording(source, format_, screen_px=geometry_flags[2])
+    if rec.format != "gazelab-session" and subject is None:
+        raise ParameterError("--subject", None, f"a BIDS subject label for {source}")
+    geometry = recording_geometry(rec, source, *geometry_flags)
+    if rec.format == "gazelab-session":
+        return bids.export_bids_session(
+            source,
+            out,
+            geometry=geometry,
+            subject=subject,
+            session=session,
+            task=task,
+            eye_tracker_distance_cm=eye_tracker_distance_cm,
+        )
+    return bids.export_bids(
         rec,
-        Geometry(size[0], size[1], screen_cm[0], screen_cm[1], distance_cm),
+        geometry,
         out,
         subject=subject,
         session=session,
         task=task,
+        eye_tracker_distance_cm=eye_tracker_distance_cm,
     )
-    click.echo(f"wrote {len(files)} BIDS files under {out}")
 
 
 @cli.command("validate")

@@ -33,6 +33,11 @@ from gazelab.cli._base import cli
 @click.option("--resume", is_flag=True, help="Continue an existing session folder instead of refusing it.")
 @click.option("--windowed", is_flag=True, help="A window instead of full screen (testing).")
 @click.option(
+    "--unattended",
+    is_flag=True,
+    help="Simulated tracker only: the simulated participant presses its own keys when asked (no one at the keyboard).",
+)
+@click.option(
     "--screenshots",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -47,6 +52,7 @@ def run_cmd(
     out: Path | None,
     resume: bool,
     windowed: bool,
+    unattended: bool,
     screenshots: Path | None,
 ) -> None:
     """Run a session of EXPERIMENT (YAML) for one participant: instructions, calibration and
@@ -74,6 +80,7 @@ def run_cmd(
         fullscr=not windowed,
         screenshot_dir=screenshots,
         echo=click.echo,
+        unattended=unattended,
     )
     click.echo(str(folder))
 

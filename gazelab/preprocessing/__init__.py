@@ -5,7 +5,7 @@ its arrays; detectors return a fixation table of fixed columns.
 """
 
 from gazelab.preprocessing.detection import FIXATION_COLUMNS, agreement, available_detectors, detect_fixations
-from gazelab.preprocessing.readers import available_readers, read, read_asc, read_edf, read_tabular
+from gazelab.preprocessing.readers import available_readers, read, read_asc, read_edf, read_iohub, read_tabular
 from gazelab.preprocessing.recording import Recording
 
 __all__ = [
@@ -18,5 +18,6 @@ __all__ = [
     "read",
     "read_asc",
     "read_edf",
+    "read_iohub",
     "read_tabular",
 ]

@@ -20,7 +20,19 @@ from gazelab.datasets import schema
 from gazelab.datasets.validate import check_format
 from gazelab.errors import ParameterError
 
-__all__ = ["export_folder"]
+__all__ = ["export_folder", "map_png"]
+
+
+def map_png(saliency: np.ndarray) -> bytes:
+    """A saliency map as an 8-bit grey PNG scaled to a maximum of 255 (all zero stays zero)."""
+    from PIL import Image
+
+    m = saliency.astype(np.float64)
+    peak = m.max()
+    q = np.round(m / peak * 255).astype(np.uint8) if peak > 0 else np.zeros(m.shape, np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(q, mode="L").save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def export_folder(path: str | Path, out: str | Path, *, progress: bool | None = None) -> Path:
@@ -40,7 +52,6 @@ def export_folder(path: str | Path, out: str | Path, *, progress: bool | None = 
     Path
         The folder.
     """
-    from PIL import Image
 
     path, out = Path(path), Path(out)
     if out.exists() and any(out.iterdir()):
@@ -60,12 +71,7 @@ def export_folder(path: str | Path, out: str | Path, *, progress: bool | None = 
             leave=False,
         ):
             (out / "images" / str(st["file_name"][i])).write_bytes(f[schema.image_path(i)][()].tobytes())
-            m = f[schema.map_path(i)][()].astype(np.float64)
-            peak = m.max()
-            q = np.round(m / peak * 255).astype(np.uint8) if peak > 0 else np.zeros(m.shape, np.uint8)
-            buf = io.BytesIO()
-            Image.fromarray(q, mode="L").save(buf, format="PNG")
-            (out / "maps" / f"{st['id'][i]}.png").write_bytes(buf.getvalue())
+            (out / "maps" / f"{st['id'][i]}.png").write_bytes(map_png(f[schema.map_path(i)][()]))
     table = fx.assign(stimulus=st["id"].to_numpy()[fx["stimulus"]], observer=obs[fx["observer"]])
     table[["stimulus", "observer", "x_px", "y_px", "onset_ms", "duration_ms", "order"]].to_csv(
         out / "fixations.csv", index=False

@@ -26,11 +26,12 @@ import pandas as pd
 
 from gazelab.acquisition.session import SESSION_FORMAT
 from gazelab.errors import GazelabError, ParseError
+from gazelab.geometry import Geometry
 from gazelab.preprocessing.readers._registry import register_reader
 from gazelab.preprocessing.readers._trials import assign_trials, build_trials
 from gazelab.preprocessing.recording import Recording, events_frame
 
-__all__ = ["read_session"]
+__all__ = ["read_session", "session_geometry"]
 
 
 def _complete_lines(path: Path) -> bytes:
@@ -160,3 +161,28 @@ def _session_edf(folder: Path, meta: dict[str, Any]) -> Recording | None:
         screen = meta.get("screen") or {}
         rec.screen_px = (int(screen["width_px"]), int(screen["height_px"])) if "width_px" in screen else None
     return rec
+
+
+def session_geometry(meta: dict[str, Any]) -> Geometry | None:
+    """The screen geometry a ``session.json`` records (its ``screen`` entry), or None when incomplete.
+
+    Parameters
+    ----------
+    meta : dict
+        The parsed ``session.json`` (a session Recording's ``metadata``).
+
+    Returns
+    -------
+    Geometry or None
+    """
+    screen = meta.get("screen") or {}
+    keys = ("width_px", "height_px", "width_cm", "height_cm", "distance_cm")
+    if not all(screen.get(k) for k in keys):
+        return None
+    return Geometry(
+        int(screen["width_px"]),
+        int(screen["height_px"]),
+        float(screen["width_cm"]),
+        float(screen["height_cm"]),
+        float(screen["distance_cm"]),
+    )
