@@ -74,6 +74,7 @@ from gazelab.analysis.metrics._base import JITTER, MIT_EPS, PYSALIENCY_KLD_MINIM
 from gazelab.errors import ParameterError
 
 __all__ = [
+    "DEFAULT_SUITE",
     "JITTER",
     "METRICS",
     "MIT_EPS",
@@ -90,6 +91,7 @@ __all__ = [
     "kld",
     "nss",
     "register_metric",
+    "score",
     "sim",
 ]
 
@@ -170,3 +172,5 @@ register_metric("kld", needs="map", higher_is_better=False, chance=None)(kld)
 register_metric("sim", needs="map", chance=None)(sim)
 register_metric("emd", needs="map", higher_is_better=False, chance=None)(emd)
 register_metric("iou_topk", needs="map", chance=None)(iou_topk)
+
+from gazelab.analysis.metrics.suite import DEFAULT_SUITE, score  # noqa: E402
