@@ -72,6 +72,13 @@ def _as64(x: np.ndarray) -> np.ndarray:
     return x if x.dtype == np.float64 else x.astype(np.float64)
 
 
+def _rowdot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Row-wise dot products of (R, C) float64 blocks (one row: BLAS ``ddot``)."""
+    if x.shape[0] == 1:
+        return np.array([np.dot(x[0], y[0])])
+    return np.einsum("ij,ij->i", x, y)
+
+
 @dataclass
 class _Stats:
     """Per-map statistics of the first pass (float64, shape (B,))."""
@@ -99,14 +106,14 @@ def _first_pass(a: np.ndarray, g: np.ndarray | None) -> _Stats:
     for rows, cols in _units(b, n):
         p = _as64(a[rows, cols])
         st.p_sum[rows] += p.sum(1)
-        st.p_sq[rows] += np.einsum("ij,ij->i", p, p)
+        st.p_sq[rows] += _rowdot(p, p)
         np.minimum(st.p_min[rows], p.min(1), out=st.p_min[rows])
         np.maximum(st.p_max[rows], p.max(1), out=st.p_max[rows])
         if g is not None:
             r = _as64(g[rows, cols])
             st.g_sum[rows] += r.sum(1)
-            st.g_sq[rows] += np.einsum("ij,ij->i", r, r)
-            st.pg[rows] += np.einsum("ij,ij->i", p, r)
+            st.g_sq[rows] += _rowdot(r, r)
+            st.pg[rows] += _rowdot(p, r)
             np.minimum(st.g_min[rows], r.min(1), out=st.g_min[rows])
             np.maximum(st.g_max[rows], r.max(1), out=st.g_max[rows])
     return st
@@ -419,7 +426,7 @@ def _kld_fast_unit(p: np.ndarray, r: np.ndarray, dp: _Affine, dg: _Affine, rows:
         g = r + dg.minimum
         np.divide(g, x, out=x)
     np.log(x, out=x)
-    return np.einsum("ij,ij->i", g, x)
+    return _rowdot(g, x)
 
 
 def _kld_fast_finish(s: np.ndarray, dp: _Affine, dg: _Affine) -> np.ndarray:
