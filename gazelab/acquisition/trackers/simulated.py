@@ -1,6 +1,6 @@
 """A simulated observer as a tracker: samples in real time, with realistic gaze dynamics.
 
-The gaze process is :func:`gazelab.simulation.simulate_gaze` (fixations with drift and tracker
+The gaze process is :func:`gazelab.acquisition.simulated_observer.simulate_gaze` (fixations with drift and tracker
 noise, main-sequence saccades, blinks), generated ahead in chunks and released as wall-clock
 time passes: each sample's device time is ``start + k / rate`` exactly and its host time is when
 it was handed over. Fixation targets are drawn from a priority map: with a stimulus set, the
@@ -25,7 +25,7 @@ from gazelab.acquisition.session import host_time_ms
 from gazelab.acquisition.trackers.base import SampleRow, Tracker
 from gazelab.errors import GazelabError, ParameterError
 from gazelab.geometry import Geometry, Placement
-from gazelab.simulation import simulate_gaze
+from gazelab.acquisition.simulated_observer import simulate_gaze
 
 __all__ = ["SimulatedTracker", "priority_map", "sample_targets"]
 

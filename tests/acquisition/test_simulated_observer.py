@@ -5,7 +5,7 @@ import pytest
 from gazelab.errors import ParameterError
 from gazelab.geometry import Geometry
 from gazelab.preprocessing import read_asc
-from gazelab.simulation import simulate_gaze, write_asc
+from gazelab.acquisition.simulated_observer import simulate_gaze, write_asc
 
 G = Geometry(1024, 768, 40.0, 30.0, 60.0)
 
