@@ -28,10 +28,10 @@ import numpy as np
 from PIL import Image
 from scipy.io import loadmat
 
+from gazelab.acquisition.simulated_observer import simulate_gaze
 from gazelab.acquisition.trackers.simulated import priority_map, sample_targets
 from gazelab.geometry import Geometry, Placement
 from gazelab.preprocessing import read_asc
-from gazelab.acquisition.simulated_observer import simulate_gaze
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 OUT = Path(__file__).resolve().parents[1] / "out" / "simulated-vs-real.png"

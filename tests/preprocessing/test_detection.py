@@ -4,13 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gazelab.acquisition.simulated_observer import simulate_gaze, write_asc
 from gazelab.errors import ParameterError
 from gazelab.geometry import Geometry
 from gazelab.preprocessing import FIXATION_COLUMNS, Recording, agreement, detect_fixations, read_asc
 from gazelab.preprocessing.detection import EyeSignal as Sig
 from gazelab.preprocessing.detection import available_detectors, match_fixations, register_detector
 from gazelab.preprocessing.detection.idt import idt
-from gazelab.acquisition.simulated_observer import simulate_gaze, write_asc
 
 G = Geometry(1920, 1080, 53.0, 30.0, 60.0)
 SAMPLE_DETECTORS = [d for d in available_detectors() if d != "eyelink"]

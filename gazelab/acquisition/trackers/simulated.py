@@ -22,10 +22,10 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter
 
 from gazelab.acquisition.session import host_time_ms
+from gazelab.acquisition.simulated_observer import simulate_gaze
 from gazelab.acquisition.trackers.base import SampleRow, Tracker
 from gazelab.errors import GazelabError, ParameterError
 from gazelab.geometry import Geometry, Placement
-from gazelab.acquisition.simulated_observer import simulate_gaze
 
 __all__ = ["SimulatedTracker", "priority_map", "sample_targets"]
 
