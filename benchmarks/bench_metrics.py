@@ -70,10 +70,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_before(rev: str):
-    """gazelab/analysis/metrics.py (a module, before it became a package) at git revision ``rev``."""
-    src = subprocess.run(
-        ["git", "show", f"{rev}:gazelab/analysis/metrics.py"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
+    """gazelab/analysis/metrics.py (a module, before it became a package) at git revision ``rev``;
+    None (said) where this checkout does not have that revision."""
+    res = subprocess.run(["git", "show", f"{rev}:gazelab/analysis/metrics.py"], cwd=ROOT, capture_output=True, text=True)
+    if res.returncode != 0:
+        print(f"before: revision {rev} not available here ({res.stderr.strip()[:120]}); not timed")
+        return None
+    src = res.stdout
     path = Path(tempfile.mkdtemp()) / "metrics_before.py"
     path.write_text(src)
     spec = importlib.util.spec_from_file_location("metrics_before", path)
