@@ -72,7 +72,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def load_before(rev: str):
     """gazelab/analysis/metrics.py (a module, before it became a package) at git revision ``rev``;
     None (said) where this checkout does not have that revision."""
-    res = subprocess.run(["git", "show", f"{rev}:gazelab/analysis/metrics.py"], cwd=ROOT, capture_output=True, text=True)
+    cmd = ["git", "show", f"{rev}:gazelab/analysis/metrics.py"]
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if res.returncode != 0:
         print(f"before: revision {rev} not available here ({res.stderr.strip()[:120]}); not timed")
         return None
