@@ -167,16 +167,15 @@ def _generator(device: torch.device, seed: int) -> torch.Generator:
 
 
 # --------------------------------------------------------------------------------------------
-# CPU path: numpy kernels on zero-copy views, one map at a time (no full-batch temporaries)
+# CPU path: numpy on zero-copy views (the shared pass of NSS, CC, KLD, SIM, AUC-Judd and exact
+# shuffled AUC is gazelab.analysis.metrics.suite; AUC-Borji, MIT's shuffled AUC and information
+# gain are here and in their family modules)
 # --------------------------------------------------------------------------------------------
 # On the CPU, torch's elementwise kernels (comparisons, log, var) are several times slower than
 # numpy's for these sizes, and batched (B, H*W) expressions make temporaries of B maps; so CPU
-# tensors and numpy arrays are scored row by row with numpy (views, no copies), with sums and
-# dot products in float64 (BLAS) and at most one map-sized scratch buffer. Fixations are kept
-# sparse (flat pixel indices and counts): nothing map-sized is built from points.
-#: Above this many distinct fixated pixels, AUC-Judd sorts the map once instead of counting the
-#: pixels above each threshold in its own pass.
-_JUDD_SORT_ABOVE = 32
+# tensors and numpy arrays are scored with numpy in cache-sized blocks (views, no copies), with
+# sums and dot products in float64. Fixations are kept sparse (flat pixel indices and counts):
+# nothing map-sized is built from points.
 #: A one-pass moment (sum of squares minus n mean^2) is trusted when the variance is at least this
 #: share of the mean square; below it the row is recomputed with centred values (two passes).
 _WELL_CONDITIONED = 1e-6
@@ -311,25 +310,6 @@ def _fixations_np(b: _Batch, fixations: Any, name: str = "fixations") -> list[_F
 
 def _result(b: _Batch, vals: np.ndarray) -> Any:
     return b.out(torch.from_numpy(np.asarray(vals, dtype=np.float64)).to(b.maps.dtype))
-
-
-def _moments(p: np.ndarray) -> tuple[float, float]:
-    """Mean and population variance of a row: one pass (sum, BLAS dot), two if ill-conditioned."""
-    n = p.size
-    p64 = p if p.dtype == np.float64 else p.astype(np.float64)
-    s = ss = 0.0
-    for sl in _blocks(n):
-        blk = p64[sl]
-        s += float(blk.sum())
-        ss += _vdot(blk, blk)
-    mean, msq = s / n, ss / n
-    var = msq - mean * mean
-    if var < _WELL_CONDITIONED * msq:
-        if p.min() == p.max():  # constant
-            return mean, 0.0
-        d = p64 - mean
-        var = _vdot(d, d) / n
-    return mean, max(var, 0.0)
 
 
 def _density_params(p: np.ndarray, *, shift_to_min: bool = False, minimum: float = 0.0) -> tuple[float, float]:

@@ -5,163 +5,22 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import torch
 
 from gazelab.analysis.metrics._base import (
-    _BLOCK,
-    _WELL_CONDITIONED,
     MIT_EPS,
     PYSALIENCY_KLD_MINIMUM,
     Convention,
-    _all_zero_error,
-    _Batch,
-    _blocks,
     _check_convention,
     _density,
-    _density_params,
     _dot,
     _minmax,
-    _np_rows,
     _on_cpu,
-    _ref_rows,
     _reference,
-    _result,
-    _row,
     _saliency,
     _same_map,
-    _vdot,
 )
 from gazelab.errors import ParameterError
-
-
-def _cc_np(b: _Batch, reference: Any) -> np.ndarray:
-    a, g = _np_rows(b.maps), _ref_rows(b, reference)
-    n = a.shape[1] * a.shape[2]
-    out = np.empty(a.shape[0])
-    const = []
-    for i in range(a.shape[0]):
-        p, r = _row(a, i), _row(g, i)
-        if p.dtype != np.float64:
-            p, r = p.astype(np.float64), r.astype(np.float64)
-        sp = sr = spp = srr = spr = 0.0
-        for sl in _blocks(n):
-            bp, br = p[sl], r[sl]
-            sp += float(bp.sum())
-            sr += float(br.sum())
-            spp += _vdot(bp, bp)
-            srr += _vdot(br, br)
-            spr += _vdot(bp, br)
-        mp, mr, pp, rr = sp / n, sr / n, spp / n, srr / n
-        vp, vr = pp - mp * mp, rr - mr * mr
-        if vp < _WELL_CONDITIONED * pp or vr < _WELL_CONDITIONED * rr:  # centre first (two passes)
-            p_const, r_const = p.min() == p.max(), r.min() == r.max()
-            p, r = p - mp, r - mr
-            vp, vr, cov = _vdot(p, p) / n, _vdot(r, r) / n, _vdot(p, r) / n
-            vp, vr = (0.0 if p_const else vp), (0.0 if r_const else vr)
-        else:
-            cov = spr / n - mp * mr
-        if vr <= 0:
-            const.append(i)
-            continue
-        out[i] = cov / math.sqrt(vp * vr) if vp > 0 else 0.0
-    if const:
-        where = "the map" if b.single else f"map(s) {const[:10]}"
-        raise ParameterError("reference", f"constant in {where}", "a human map that is not constant")
-    return out
-
-
-def _kld_np(b: _Batch, reference: Any, convention: str) -> np.ndarray:
-    a, g = _np_rows(b.maps), _ref_rows(b, reference)
-    n = a.shape[1] * a.shape[2]
-    out = np.empty(a.shape[0])
-    zero = []
-    buf = np.empty(min(n, _BLOCK))
-    buf2 = np.empty(min(n, _BLOCK))
-    minimum = PYSALIENCY_KLD_MINIMUM if convention == "pysaliency" else 0.0
-    for i in range(a.shape[0]):
-        p, r = _row(a, i), _row(g, i)
-        cr, sr = _density_params(r)
-        if cr == 0 and sr == 0:  # no negative value and no mass: all zero
-            zero.append(i)
-            continue
-        cp, sp = _density_params(p)
-        if minimum:  # + minimum to both shifted maps (pysaliency), then divided by the sum
-            sr, sp = sr + n * minimum, sp + n * minimum
-        total = 0.0
-        for sl in _blocks(n):  # G in gb, P in pb (densities), block by block
-            gb, pb = buf2[: sl.stop - sl.start], buf[: sl.stop - sl.start]
-            np.subtract(r[sl], cr, out=gb)
-            if minimum:
-                gb += minimum
-            gb *= 1.0 / sr
-            if sp > 0:
-                np.subtract(p[sl], cp, out=pb)
-                if minimum:
-                    pb += minimum
-                pb *= 1.0 / sp
-            else:
-                pb.fill(1.0 / n)
-            if convention == "mit":
-                pb += MIT_EPS
-                np.divide(gb, pb, out=pb)
-                pb += MIT_EPS
-            else:
-                np.divide(gb, pb, out=pb)
-            np.log(pb, out=pb)
-            total += _vdot(gb, pb)
-        out[i] = total
-    if zero:
-        raise _all_zero_error(zero, b.single)
-    return out
-
-
-def _sim_np(b: _Batch, reference: Any, convention: str) -> np.ndarray:
-    a, g = _np_rows(b.maps), _ref_rows(b, reference)
-    n = a.shape[1] * a.shape[2]
-    out = np.empty(a.shape[0])
-    zero = []
-    buf = np.empty(n)
-    blk = np.empty(min(n, _BLOCK))
-    to_min = convention == "mit"
-    for i in range(a.shape[0]):
-        p, r = _row(a, i), _row(g, i)
-        cr, sr = _density_params(r, shift_to_min=to_min)
-        if cr == 0 and sr == 0:  # all zero
-            zero.append(i)
-            continue
-        cp, sp = _density_params(p, shift_to_min=to_min)
-        if sp <= 0 or sr <= 0:  # a uniform map: sum of min(1/n, other density)
-            other, (c, s) = (r, (cr, sr)) if sp <= 0 else (p, (cp, sp))
-            if s <= 0:
-                out[i] = 1.0
-                continue
-            np.subtract(other, c, out=buf)
-            buf *= 1.0 / s
-            np.minimum(buf, 1.0 / n, out=buf)
-            out[i] = float(buf.sum())
-            continue
-        # sum_i min((p - cp)/sp, (r - cr)/sr) = (sum_i min(p, k r + cp - k cr) - n cp) / sp, k = sp/sr
-        kk = sp / sr
-        total = 0.0
-        for sl in _blocks(n):
-            bb = blk[: sl.stop - sl.start]
-            np.multiply(r[sl], kk, out=bb)
-            if cp != 0.0 or cr != 0.0:
-                bb += cp - kk * cr
-            np.minimum(p[sl], bb, out=bb)
-            total += float(bb.sum())
-        total -= n * cp
-        if n * abs(cp) > 1e6 * sp:  # the offset swamps the mass: recompute without it
-            np.subtract(r, cr, out=buf)
-            buf *= 1.0 / sr
-            np.minimum(buf, (p - cp) / sp, out=buf)
-            out[i] = float(buf.sum())
-        else:
-            out[i] = total / sp
-    if zero:
-        raise _all_zero_error(zero, b.single)
-    return out
 
 
 def cc(saliency: Any, reference: Any) -> Any:
@@ -196,7 +55,9 @@ def cc(saliency: Any, reference: Any) -> Any:
     """
     b = _saliency(saliency)
     if _on_cpu(b):
-        return _result(b, _cc_np(b, reference))
+        from gazelab.analysis.metrics.suite import _single
+
+        return _single(b, "cc", reference=reference)
     r = _same_map(b, reference, "reference").to(b.maps.dtype).flatten(1)
     p = b.maps.flatten(1)
     p = p - p.mean(1, keepdim=True)
@@ -246,7 +107,9 @@ def kld(saliency: Any, reference: Any, *, convention: Convention = "mit") -> Any
     _check_convention(convention)
     b = _saliency(saliency)
     if _on_cpu(b):
-        return _result(b, _kld_np(b, reference, convention))
+        from gazelab.analysis.metrics.suite import _single
+
+        return _single(b, "kld", reference=reference, convention=convention)
     r = _reference(b, reference)
     if convention == "mit":
         p, g = _density(b.maps.flatten(1)), _density(r)
@@ -288,7 +151,9 @@ def sim(saliency: Any, reference: Any, *, convention: Convention = "mit") -> Any
     _check_convention(convention)
     b = _saliency(saliency)
     if _on_cpu(b):
-        return _result(b, _sim_np(b, reference, convention))
+        from gazelab.analysis.metrics.suite import _single
+
+        return _single(b, "sim", reference=reference, convention=convention)
     r = _reference(b, reference)
     p = b.maps.flatten(1)
     if convention == "mit":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,6 @@ from gazelab.analysis.metrics._base import (
     _dot,
     _Fix,
     _fixations_np,
-    _moments,
     _np_rows,
     _on_cpu,
     _padded,
@@ -29,25 +27,6 @@ from gazelab.analysis.metrics._base import (
     _saliency,
     _same_map,
 )
-
-
-def _nss_np(b: _Batch, fix: list[_Fix], convention: str) -> np.ndarray:
-    a = _np_rows(b.maps)
-    out = np.empty(len(fix))
-    for i, f in enumerate(fix):
-        p = _row(a, i)
-        mean, var = _moments(p)
-        if convention == "mit":
-            u, _ = f.unique()
-            at = float(p[u].astype(np.float64).mean())
-            var = var * p.size / (p.size - 1) if p.size > 1 else 0.0
-        elif f.weights is None:
-            at = float(p[f.flat].astype(np.float64).mean())
-        else:
-            at = float(p[f.flat].astype(np.float64) @ f.weights) / float(f.weights.sum())
-        sd = math.sqrt(var)
-        out[i] = (at - mean) / sd if sd > 0 else 0.0
-    return out
 
 
 def _ig_np(b: _Batch, fix: list[_Fix], base: np.ndarray, convention: str) -> np.ndarray:
@@ -114,7 +93,9 @@ def nss(saliency: Any, fixations: Any, *, convention: Convention = "mit") -> Any
     _check_convention(convention)
     b = _saliency(saliency)
     if _on_cpu(b):
-        return _result(b, _nss_np(b, _fixations_np(b, fixations), convention))
+        from gazelab.analysis.metrics.suite import _single
+
+        return _single(b, "nss", fixations=fixations, convention=convention)
     c = _counts(b, fixations).flatten(1)
     p = b.maps.flatten(1)
     var, mean = torch.var_mean(p, dim=1, correction=1 if convention == "mit" else 0)

@@ -9,12 +9,9 @@ import numpy as np
 import torch
 
 from gazelab.analysis.metrics._base import (
-    _BLOCK,
-    _JUDD_SORT_ABOVE,
     JITTER,
     Convention,
     _Batch,
-    _blocks,
     _check_convention,
     _counts,
     _Fix,
@@ -40,71 +37,6 @@ def _noise(seed: int, idx: np.ndarray) -> np.ndarray:
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         z = z ^ (z >> np.uint64(31))
     return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 2**53)
-
-
-def _judd_np(p: np.ndarray, f: _Fix, *, unique: bool, jitter: bool, seed: int) -> float:
-    """AUC-Judd of one flat map; thresholds = the (jittered) values at the fixated pixels."""
-    n = p.size
-    u, cnt = f.unique()
-    k = len(u)
-    if k >= n:  # no unfixated pixel: undefined
-        return math.nan
-    w = np.ones(k) if unique else cnt
-    v = p[u].astype(np.float64)
-    if jitter:
-        lo, hi = float(p.min()), float(p.max())
-        delta = JITTER * (hi - lo) if hi > lo else JITTER
-        bounds = np.concatenate([v + delta, v - delta])
-    else:
-        bounds = v
-    # pixels at or above each bound: one sort for many bounds, else one streamed pass with a
-    # count per bound on each cached block
-    if k > _JUDD_SORT_ABOVE:
-        counts = n - np.searchsorted(np.sort(p), bounds, side="left")
-    else:
-        counts = np.zeros(len(bounds), dtype=np.int64)
-        flags = np.empty(min(n, _BLOCK), dtype=bool)
-        for sl in _blocks(n):
-            blk = p[sl]
-            f = flags[: len(blk)]
-            for j, x in enumerate(bounds):
-                np.greater_equal(blk, x, out=f)
-                counts[j] += np.count_nonzero(f)
-    if not jitter:
-        t = v
-        ge_all = counts.astype(np.float64)
-    else:
-        t = v + delta * _noise(seed, u)
-        ge_all = np.empty(k)
-        order_v = np.sort(v)
-        groups: dict[float, tuple[np.ndarray, np.ndarray] | None] = {}
-        for j in range(k):
-            vj = float(v[j])
-            c_hi = int(counts[j])
-            if vj not in groups:
-                c_lo = int(counts[k + j])
-                fixated_in = int(
-                    np.searchsorted(order_v, vj + delta, "left") - np.searchsorted(order_v, vj - delta, "left")
-                )
-                if c_lo - c_hi == fixated_in:
-                    groups[vj] = None  # only fixated pixels lie within the jitter of vj
-                else:  # other pixels within the jitter: draw theirs (ties, e.g. exact zeros)
-                    band = np.flatnonzero((p >= vj - delta) & (p < vj + delta))
-                    groups[vj] = (band, p[band].astype(np.float64) + delta * _noise(seed, band))
-            g = groups[vj]
-            if g is None:
-                near = (v >= vj - delta) & (v < vj + delta)
-                ge_all[j] = c_hi + np.count_nonzero(t[near] >= t[j])
-            else:
-                ge_all[j] = c_hi + np.count_nonzero(g[1] >= t[j])
-    # fixated pixels (and their weight) at or above each threshold
-    ge_fix = (t[None, :] >= t[:, None]).astype(np.float64)  # [j, m]: pixel m at/above threshold j
-    tp = ge_fix @ w / w.sum()
-    fp = (ge_all - ge_fix.sum(1)) / (n - k)
-    order = np.argsort(-t, kind="stable")
-    tp = np.concatenate([[0.0], tp[order], [1.0]])
-    fp = np.concatenate([[0.0], fp[order], [1.0]])
-    return float(np.trapezoid(tp, fp))
 
 
 def _minmax_np(p: np.ndarray) -> tuple[float, float]:
@@ -145,23 +77,6 @@ def _sample_without_replacement(rng: np.random.Generator, m: int, size: tuple[in
         idx[dup] = rng.integers(0, m, nd)
 
 
-def _exact_auc_np(pos: np.ndarray, wpos: np.ndarray | None, neg: np.ndarray, wneg: np.ndarray | None) -> float:
-    """Weighted Mann-Whitney AUC (ties 1/2) of positives against negatives (weights None: 1)."""
-    if wneg is None:
-        ns = np.sort(neg)
-        cw = np.arange(len(ns) + 1, dtype=np.float64)
-    else:
-        order = np.argsort(neg, kind="stable")
-        ns = neg[order]
-        cw = np.concatenate([[0.0], np.cumsum(wneg[order])])
-    below = cw[np.searchsorted(ns, pos, "left")]
-    upto = cw[np.searchsorted(ns, pos, "right")]
-    score = below + 0.5 * (upto - below)
-    if wpos is None:
-        return float(score.sum() / (len(pos) * cw[-1]))
-    return float(score @ wpos / (wpos.sum() * cw[-1]))
-
-
 def _borji_np(b: _Batch, fix: list[_Fix], n_splits: int, step: float, seed: int) -> np.ndarray:
     a = _np_rows(b.maps)
     out = np.empty(len(fix))
@@ -175,16 +90,12 @@ def _borji_np(b: _Batch, fix: list[_Fix], n_splits: int, step: float, seed: int)
     return out
 
 
-def _shuffled_np(
-    b: _Batch, fix: list[_Fix], others: list[_Fix], convention: str, n_splits: int, step: float, seed: int
-) -> np.ndarray:
+def _shuffled_np(b: _Batch, fix: list[_Fix], others: list[_Fix], n_splits: int, step: float, seed: int) -> np.ndarray:
+    """MIT's shuffled AUC on the CPU (random splits, fixed thresholds), map by map."""
     a = _np_rows(b.maps)
     out = np.empty(len(fix))
     for i, (f, o) in enumerate(zip(fix, others, strict=True)):
         p = _row(a, i)
-        if convention == "pysaliency":
-            out[i] = _exact_auc_np(p[f.flat].astype(np.float64), f.weights, p[o.flat].astype(np.float64), o.weights)
-            continue
         lo, rng = _minmax_np(p)
         u, _ = f.unique()
         ou, _ = o.unique()
@@ -282,11 +193,9 @@ def auc_judd(
     _check_convention(convention)
     b = _saliency(saliency)
     if _on_cpu(b):
-        a = _np_rows(b.maps)
-        fix = _fixations_np(b, fixations)
-        unique = convention == "mit"
-        vals = [_judd_np(_row(a, i), f, unique=unique, jitter=jitter, seed=seed) for i, f in enumerate(fix)]
-        return _result(b, np.array(vals))
+        from gazelab.analysis.metrics.suite import _single
+
+        return _single(b, "auc_judd", fixations=fixations, convention=convention, jitter=jitter, seed=seed)
     c = _counts(b, fixations).flatten(1)
     p = b.maps.flatten(1).to(torch.float64)
     if jitter:
@@ -448,10 +357,14 @@ def auc_shuffled(
     _check_convention(convention)
     _check_splits(n_splits, step)
     b = _saliency(saliency)
+    if _on_cpu(b) and convention == "pysaliency":
+        from gazelab.analysis.metrics.suite import _single
+
+        return _single(b, "auc_shuffled", fixations=fixations, other_fixations=other_fixations, convention=convention)
     if _on_cpu(b):
         fix = _fixations_np(b, fixations)
         others = _fixations_np(b, other_fixations, "other_fixations")
-        return _result(b, _shuffled_np(b, fix, others, convention, int(n_splits), float(step), seed))
+        return _result(b, _shuffled_np(b, fix, others, int(n_splits), float(step), seed))
     c = _counts(b, fixations).flatten(1)
     o = _counts(b, other_fixations, "other_fixations").flatten(1)
     p = b.maps.flatten(1).to(torch.float64)

@@ -586,6 +586,12 @@ def _shared_pass(b: _Batch, given: dict[str, Any], shared: set[str], convention:
     return out
 
 
+def _single(b: _Batch, name: str, *, convention: str = "mit", jitter: bool = True, seed: int = 0, **given: Any) -> Any:
+    """One metric of the shared pass on a parsed CPU batch (what the metric's own function returns)."""
+    given = {"fixations": None, "reference": None, "other_fixations": None, "baseline": None, **given}
+    return _result(b, _shared_pass(b, given, {name}, convention, jitter, seed)[name])
+
+
 def score(
     saliency: Any,
     *,
