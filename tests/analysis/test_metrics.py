@@ -386,12 +386,8 @@ def test_suite_equals_each_metric_alone(convention):
     for name in names:
         spec = M.METRICS[name]
         kw = {k: v for k, v in (("convention", convention), ("seed", 3)) if k in spec.function.__code__.co_varnames}
-        want = {
-            "fixations": lambda: spec.function(s, fix, **kw),
-            "map": lambda: spec.function(s, ref, **kw),
-            "fixations+others": lambda: spec.function(s, fix, other, **kw),
-            "fixations+baseline": lambda: spec.function(s, fix, base, **kw),
-        }[spec.needs]()
+        args = {"fixations": (fix,), "map": (ref,), "fixations+others": (fix, other), "fixations+baseline": (fix, base)}
+        want = spec.function(s, *args[spec.needs], **kw)
         np.testing.assert_allclose(got[name], want, rtol=1e-12, atol=1e-12, err_msg=name)
     single = M.score(s[0], fixations=fix[0], reference=ref[0], metrics=["nss", "cc", "auc_judd"])
     assert all(isinstance(v, float) for v in single.values())
