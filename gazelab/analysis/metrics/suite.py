@@ -241,6 +241,7 @@ class _Judd:
     delta: np.ndarray  # (B,) jitter size
     reg_start: np.ndarray  # (B * _BUCKETS,) first registration of each (map, bucket), CSR
     reg_count: np.ndarray
+    reg_any: np.ndarray  # (B, _BUCKETS) bool: buckets holding a threshold (a small table per map)
     reg_j: np.ndarray  # thresholds by (map, bucket)
     hist: np.ndarray  # (B, _BUCKETS) pixels per bucket
     ge: np.ndarray  # (J,) pixels in a threshold's own buckets counted above it
@@ -270,7 +271,7 @@ def _judd_setup(st: _Stats, fx: _Fixed, *, jitter: bool, seed: int) -> _Judd:
     rng32 = st.p_max.astype(np.float32) - lo32
     with np.errstate(divide="ignore"):
         scale = np.where(rng32 > 0, np.float32(_BUCKETS * (1.0 - 2.0**-12)) / rng32, np.float32(0.0))
-    jd = _Judd(rows, v - d, v + d, t, lo32, scale.astype(np.float32), seed, delta, *(np.zeros(0, np.int64),) * 3,
+    jd = _Judd(rows, v - d, v + d, t, lo32, scale.astype(np.float32), seed, delta, *(np.zeros(0, np.int64),) * 4,
                np.zeros((b, _BUCKETS), np.int64), np.zeros(len(v), np.int64))  # fmt: skip
     k_lo, k_hi = jd.keys(jd.lo, rows), jd.keys(jd.hi, rows)
     span = k_hi - k_lo + 1
@@ -280,6 +281,7 @@ def _judd_setup(st: _Stats, fx: _Fixed, *, jitter: bool, seed: int) -> _Judd:
     jd.reg_j, reg_key = reg_j[order], reg_key[order]
     jd.reg_count = np.bincount(reg_key, minlength=b * _BUCKETS)
     jd.reg_start = np.cumsum(jd.reg_count) - jd.reg_count
+    jd.reg_any = (jd.reg_count > 0).reshape(b, _BUCKETS)
     return jd
 
 
@@ -292,12 +294,13 @@ def _judd_unit(jd: _Judd, p: np.ndarray, rows: slice, cols: slice) -> None:
     key = k.astype(np.intp)
     if len(r) > 1:
         key += (r * _BUCKETS)[:, None] - rows.start * _BUCKETS
-    jd.hist[rows] += np.bincount(key.ravel(), minlength=len(r) * _BUCKETS).reshape(len(r), _BUCKETS)
-    key += rows.start * _BUCKETS
-    near = np.flatnonzero(jd.reg_count[key.ravel()])
+    key = key.ravel()
+    jd.hist[rows] += np.bincount(key, minlength=len(r) * _BUCKETS).reshape(len(r), _BUCKETS)
+    table = jd.reg_any[rows].ravel()  # bool: flatnonzero on it is fast
+    near = np.flatnonzero(np.take(table, key))
     if not len(near):
         return
-    comp = key.ravel()[near]
+    comp = key[near] + rows.start * _BUCKETS
     vals = p.ravel()[near]
     pix = np.asarray(near % p.shape[1] + cols.start)
     start, count = jd.reg_start[comp], jd.reg_count[comp]
