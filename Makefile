@@ -45,13 +45,14 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,torch,eyelink,psychopy,webcam,analysis,edf,bench]"
 	touch $(BENCH_STAMP)
 
-# benchmarks against the peers (pymovements, MNE); run by hand, not in CI
+# benchmarks against the peers (pymovements, MNE, pysaliency); run by hand, not in CI
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench_asc.py
 	$(BIN)/python benchmarks/bench_edf.py
 	$(BIN)/python benchmarks/bench_events.py
 	$(BIN)/python benchmarks/efix_agreement.py
 	$(BIN)/python benchmarks/bench_maps.py
+	$(BIN)/python benchmarks/bench_metrics.py --before f0a9f38
 	$(BIN)/python benchmarks/bench_hdf5_layout.py
 	$(BIN)/python benchmarks/simulated_vs_real.py
 	$(BIN)/python benchmarks/bench_webcam.py

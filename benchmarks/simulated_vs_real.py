@@ -2,7 +2,7 @@
 
 Compares, side by side (printed percentiles and a figure, ``out/simulated-vs-real.png``):
 
-- fixation durations (ms): the simulation (:func:`gazelab.simulation.simulate_gaze` defaults)
+- fixation durations (ms): the simulation (:func:`gazelab.acquisition.simulated_observer.simulate_gaze` defaults)
   against the human free-viewing fixations of nus-scene (``fixations.mat``, 43,894 fixations) and
   the EyeLink's own EFIX events of 220682rr01 (an antisaccade task, so longer fixations);
 - saccade amplitudes (deg): consecutive-fixation distances of the simulated observer and of the
@@ -28,10 +28,10 @@ import numpy as np
 from PIL import Image
 from scipy.io import loadmat
 
+from gazelab.acquisition.simulated_observer import simulate_gaze
 from gazelab.acquisition.trackers.simulated import priority_map, sample_targets
 from gazelab.geometry import Geometry, Placement
 from gazelab.preprocessing import read_asc
-from gazelab.simulation import simulate_gaze
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 OUT = Path(__file__).resolve().parents[1] / "out" / "simulated-vs-real.png"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from gazelab.simulation import synthetic_scene
+from gazelab.acquisition.simulated_observer import synthetic_scene
 
 OUT = Path(__file__).resolve().parent / "stimuli"
 

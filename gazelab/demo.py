@@ -74,7 +74,7 @@ def _sessions(root: Path, n_participants: int, stimulus_ms: int, seed: int, figu
     from gazelab.acquisition import load_config
     from gazelab.acquisition.display import HeadlessDisplay
     from gazelab.acquisition.runner import run_session
-    from gazelab.simulation import synthetic_scene
+    from gazelab.acquisition.simulated_observer import synthetic_scene
 
     stim = root / "experiment" / "stimuli"
     stim.mkdir(parents=True, exist_ok=True)

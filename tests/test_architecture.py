@@ -40,6 +40,14 @@ def test_stages_import_only_earlier_stages_and_never_faces():
     assert not problems, "\n".join(problems)
 
 
+def test_every_module_belongs_to_a_stage_the_base_or_a_face():
+    base = {"__init__", "_io", "errors", "geometry"}
+    loose = [f.name for f in PKG.glob("*.py") if f.stem not in base | FACES]
+    stages = {d.name for d in PKG.iterdir() if d.is_dir() and (d / "__init__.py").is_file()}
+    assert not loose, f"modules outside every stage: {loose}"
+    assert stages == set(ORDER) | {"cli"}
+
+
 def test_core_imports_need_no_heavy_library():
     code = (
         "import sys, gazelab, gazelab.preprocessing, gazelab.datasets, gazelab.cli;"

@@ -28,10 +28,10 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from gazelab.analysis.metrics import METRICS
+from gazelab.analysis.metrics import METRICS, score
 from gazelab.analysis.stats import bootstrap_ci
 from gazelab.errors import ParameterError
-from gazelab.preprocessing.maps import _check_shape, fixation_map, saliency_map
+from gazelab.preprocessing.maps import _check_shape, saliency_map
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -194,13 +194,6 @@ def _check_metrics(metrics: Sequence[str]) -> list[str]:
     return names
 
 
-def _others_counts(rel: _Release, k: int, n_other: int, rng: np.random.Generator) -> np.ndarray:
-    """Count map of the fixations on ``n_other`` random other stimuli, rescaled to stimulus k."""
-    h, w = int(rel.height[k]), int(rel.width[k])
-    pts = _others_points(rel, k, n_other, rng, (h, w))
-    return fixation_map(pts[:, 0], pts[:, 1], (h, w))
-
-
 def _others_points(rel: _Release, k: int, n_other: int, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """(x, y) of the fixations on ``n_other`` random other stimuli, rescaled to ``shape`` (h, w)."""
     h, w = shape
@@ -232,40 +225,123 @@ IG_CENTRE_WEIGHT = 0.1
 def _score(
     names: list[str],
     pred: np.ndarray,
-    counts: Any,
+    fixations: Any,
     ref: np.ndarray,
     others: Any,
     base: np.ndarray,
     *,
     ig_centre_weight: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """All metrics of a (B, H, W) prediction batch; NaN where a metric is undefined.
+    """All metrics of a (B, H, W) prediction batch in one shared pass (:func:`gazelab.analysis.metrics.score`);
+    NaN where a metric is undefined.
 
-    ``counts`` and ``others`` are count maps or, per map, (N, 2) point arrays (a list).
+    ``fixations`` and ``others`` are count maps or, per map, (N, 2) point arrays (a list).
     """
-    out: dict[str, np.ndarray] = {}
     b = len(pred)
     if not isinstance(others, list):
         others = np.broadcast_to(others, pred.shape)
-    for name in names:
-        spec = METRICS[name]
+    given = {"fixations": fixations, "reference": ref, "other_fixations": others}
+    plain = [m for m in names if m != "information_gain"]
+    out: dict[str, Any] = {}
+    try:
+        out.update(score(pred, metrics=plain, **given) if plain else {})
+    except ParameterError:  # one metric undefined: the others still count
+        for m in plain:
+            try:
+                out[m] = score(pred, metrics=[m], **given)[m]
+            except ParameterError:
+                out[m] = np.full(b, np.nan)
+    if "information_gain" in names:
+        p = pred
+        if ig_centre_weight > 0:
+            s = pred.reshape(b, -1).sum(1)[:, None, None]
+            p = (1.0 - ig_centre_weight) * pred / np.where(s > 0, s, 1.0) + ig_centre_weight * base
         try:
-            if spec.needs == "fixations":
-                v = spec.function(pred, counts)
-            elif spec.needs == "map":
-                v = spec.function(pred, ref)
-            elif spec.needs == "fixations+others":
-                v = spec.function(pred, counts, others)
-            else:
-                p = pred
-                if ig_centre_weight > 0:
-                    s = pred.reshape(b, -1).sum(1)[:, None, None]
-                    p = (1.0 - ig_centre_weight) * pred / np.where(s > 0, s, 1.0) + ig_centre_weight * base
-                v = spec.function(p, counts, np.broadcast_to(base, pred.shape))
+            out["information_gain"] = METRICS["information_gain"].function(
+                p, fixations, np.broadcast_to(base, pred.shape)
+            )
         except ParameterError:
-            v = np.full(b, np.nan)
-        out[name] = np.asarray(v, dtype=np.float64)
-    return out
+            out["information_gain"] = np.full(b, np.nan)
+    return {m: np.asarray(out[m], dtype=np.float64) for m in names}
+
+
+@dataclass
+class _HeldOut:
+    """Leave-one-observer-out data of one stimulus at its scoring shape (observers who qualify).
+
+    ``observers``: their rows; ``points``: each one's (x, y) fixations inside the image (scoring
+    px); ``own``: each one's saliency map, sum 1; ``rest``: the map of all the *other* observers'
+    fixations, sum 1 (the inter-observer prediction); ``n_inside``: all observers' fixations inside
+    the image.
+    """
+
+    observers: np.ndarray
+    points: list[np.ndarray]
+    own: np.ndarray
+    rest: np.ndarray
+    n_inside: int
+
+    @property
+    def n_fixations(self) -> np.ndarray:
+        return np.array([len(p) for p in self.points])
+
+
+def _held_out(rel: _Release, k: int, shape: tuple[int, int], scale: float) -> _HeldOut | None:
+    """Each observer of stimulus k held out in turn; None with fewer than 2 observers who qualify.
+
+    An observer qualifies with a fixation inside the image and some other observer's too. Each
+    observer's Gaussian map (the stimulus' ``sigma_px``, scaled) is made once; the rest maps are
+    their sum minus each own map (the Gaussian filter is linear).
+    """
+    h, w = shape
+    sigma = float(rel.sigma[k]) * scale
+    a, b = int(rel.offsets[k]), int(rel.offsets[k + 1])
+    x, y, obs = rel.x[a:b] * scale, rel.y[a:b] * scale, rel.observer[a:b]
+    present = np.unique(obs)
+    if len(present) < 2:
+        return None
+    inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    pts = [np.c_[x[(obs == o) & inside], y[(obs == o) & inside]] for o in present]
+    own = np.stack([saliency_map(p[:, 0], p[:, 1], (h, w), sigma, normalize=None) for p in pts])
+    rest = own.sum(0)[None] - own
+    np.clip(rest, 0.0, None, out=rest)  # rounding of the subtraction
+    keep = np.array([len(p) > 0 for p in pts]) & (rest.reshape(len(present), -1).sum(1) > 0)
+    if not keep.any():
+        return None
+    own, rest = own[keep], rest[keep]
+    rest /= rest.reshape(len(rest), -1).sum(1)[:, None, None]
+    own /= own.reshape(len(own), -1).sum(1)[:, None, None]
+    kept = [p for p, q in zip(pts, keep, strict=True) if q]
+    return _HeldOut(present[keep], kept, own, rest, int(inside.sum()))
+
+
+def _score_held_out(
+    names: list[str], held: _HeldOut, others: np.ndarray, base: np.ndarray, ig_centre_weight: float
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per source (``inter_observer``: the rest maps; ``centre_bias``), every metric per held-out observer."""
+    oth = [others] * len(held.points)
+    return {
+        "inter_observer": _score(names, held.rest, held.points, held.own, oth, base, ig_centre_weight=ig_centre_weight),
+        "centre_bias": _score(names, np.broadcast_to(base, held.rest.shape), held.points, held.own, oth, base),
+    }
+
+
+def _held_out_records(rel: _Release, k: int, held: _HeldOut, scores: dict[str, dict[str, np.ndarray]]) -> list[dict]:
+    records = []
+    n_fix = held.n_fixations
+    for source, vals in scores.items():
+        for i, o in enumerate(held.observers):
+            rec: dict[str, Any] = {
+                "stimulus": k,
+                "stimulus_id": str(rel.ids[k]),
+                "observer": str(rel.observer_ids[o]),
+                "n_fixations": int(n_fix[i]),
+                "n_rest": int(held.n_inside - n_fix[i]),
+                "source": source,
+            }
+            rec.update({m: float(v[i]) for m, v in vals.items()})
+            records.append(rec)
+    return records
 
 
 def _progress(iterable: Any, total: int, progress: bool | None, desc: str) -> Any:
@@ -357,46 +433,13 @@ def inter_observer(
     records: list[dict[str, Any]] = []
     for k in _progress(rows, len(rows), progress, "inter-observer"):
         k = int(k)
-        (h, w), scale = _working_shape(int(rel.height[k]), int(rel.width[k]), max_side)
-        sigma = float(rel.sigma[k]) * scale
-        a, b = int(rel.offsets[k]), int(rel.offsets[k + 1])
-        x, y, obs = rel.x[a:b] * scale, rel.y[a:b] * scale, rel.observer[a:b]
-        present = np.unique(obs)
-        others = _others_points(rel, k, int(n_other), rng, (h, w))
-        if len(present) < 2 or not len(others):
+        shape, scale = _working_shape(int(rel.height[k]), int(rel.width[k]), max_side)
+        others = _others_points(rel, k, int(n_other), rng, shape)
+        held = _held_out(rel, k, shape, scale)
+        if held is None or not len(others):
             continue
-        inside_pt = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-        pts = [np.c_[x[(obs == o) & inside_pt], y[(obs == o) & inside_pt]] for o in present]
-        own = np.stack([saliency_map(p[:, 0], p[:, 1], (h, w), sigma, normalize=None) for p in pts])
-        n_fix = np.array([len(p) for p in pts])
-        rest = own.sum(0)[None] - own
-        np.clip(rest, 0.0, None, out=rest)  # rounding of the subtraction
-        keep = (n_fix > 0) & (rest.reshape(len(present), -1).sum(1) > 0)
-        if not keep.any():
-            continue
-        own, rest, present, n_fix = own[keep], rest[keep], present[keep], n_fix[keep]
-        pts = [p for p, kept in zip(pts, keep, strict=True) if kept]
-        rest /= rest.reshape(len(rest), -1).sum(1)[:, None, None]
-        own /= own.reshape(len(own), -1).sum(1)[:, None, None]
-        base = centre_bias_map((h, w), params)
-        oth = [others] * len(pts)
-        scores = {
-            "inter_observer": _score(names, rest, pts, own, oth, base, ig_centre_weight=ig_centre_weight),
-            "centre_bias": _score(names, np.broadcast_to(base, rest.shape), pts, own, oth, base),
-        }
-        n_all = int(inside_pt.sum())
-        for source, vals in scores.items():
-            for i, o in enumerate(present):
-                rec: dict[str, Any] = {
-                    "stimulus": k,
-                    "stimulus_id": str(rel.ids[k]),
-                    "observer": str(rel.observer_ids[o]),
-                    "n_fixations": int(n_fix[i]),
-                    "n_rest": int(n_all - n_fix[i]),
-                    "source": source,
-                }
-                rec.update({m: float(vals[m][i]) for m in names})
-                records.append(rec)
+        scores = _score_held_out(names, held, others, centre_bias_map(shape, params), ig_centre_weight)
+        records.extend(_held_out_records(rel, k, held, scores))
     scores_df = pd.DataFrame.from_records(
         records, columns=["stimulus", "stimulus_id", "observer", "n_fixations", "n_rest", "source", *names]
     )

@@ -46,9 +46,25 @@ from gazelab._io import atomic_path, write_table
 from gazelab.analysis import figures
 from gazelab.analysis.attention import ATTENTION_METHODS, available_methods, run_attention
 from gazelab.analysis.attention._common import upsample
+from gazelab.analysis.baselines import (
+    IG_CENTRE_WEIGHT,
+    CentreBias,
+    _check_metrics,
+    _held_out,
+    _HeldOut,
+    _others_points,
+    _read,
+    _Release,
+    _score,
+    _score_held_out,
+    _working_shape,
+    centre_bias_map,
+    dataset_centre_bias,
+)
 from gazelab.analysis.stats import bootstrap_ci
 from gazelab.analysis.zoo import ZooModel, build_model
 from gazelab.errors import ParameterError, ParseError
+from gazelab.preprocessing.maps import saliency_map
 
 __all__ = ["DEFAULT_METRICS", "SOURCES", "ComparisonReport", "compare"]
 
@@ -161,151 +177,74 @@ def _check_resume(out: Path, params: dict[str, Any]) -> pd.DataFrame | None:
         raise ParseError(table, f"unreadable partial table ({exc}); pass resume=False to start again") from None
 
 
-# -- fixations of the whole dataset (held-out observers, shuffled-AUC negatives) -----------------------
-@dataclass
-class _Fixations:
-    x: np.ndarray  # (N,) image px
-    y: np.ndarray
-    observer: np.ndarray  # (N,) observer row
-    offsets: np.ndarray  # (S + 1,)
-    width: np.ndarray  # (S,) px
-    height: np.ndarray
-    sigma: np.ndarray  # (S,) px, the stored maps' sigma
-
-    @classmethod
-    def read(cls, path: Path) -> _Fixations:
-        with h5py.File(path, "r") as f:
-            return cls(
-                f["fixations/x_px"][()].astype(np.float64),
-                f["fixations/y_px"][()].astype(np.float64),
-                f["fixations/observer"][()].astype(np.int64),
-                f["fixations/stimulus_offsets"][()].astype(np.int64),
-                f["stimuli/width_px"][()].astype(np.float64),
-                f["stimuli/height_px"][()].astype(np.float64),
-                f["stimuli/sigma_px"][()].astype(np.float64),
-            )
-
-    def others(self, k: int, seed: int, score_size: int | None = None) -> np.ndarray:
-        """Count map ``(H, W)`` of the fixations on 10 random other stimuli, rescaled to stimulus k.
-
-        The draw is :func:`gazelab.analysis.baselines.inter_observer`'s for ``stimuli=[k]`` and
-        the same seed, so model, centre bias and ceiling share their negatives.
-        """
-        from gazelab.preprocessing.maps import fixation_map
-
-        (h, w), _ = self.shape(k, score_size)
-        pool = np.delete(np.arange(len(self.width)), k)
-        if len(pool) == 0:
-            return np.zeros((h, w))
-        rng = np.random.default_rng(seed)
-        chosen = rng.choice(pool, size=min(SHUFFLE_OTHERS, len(pool)), replace=False)
-        xs = [self.x[self.offsets[j] : self.offsets[j + 1]] * (w / self.width[j]) for j in chosen]
-        ys = [self.y[self.offsets[j] : self.offsets[j + 1]] * (h / self.height[j]) for j in chosen]
-        return fixation_map(np.concatenate(xs), np.concatenate(ys), (h, w))
-
-    def shape(self, k: int, score_size: int | None) -> tuple[tuple[int, int], float]:
-        """Scoring shape ``(H, W)`` of stimulus k and its scale from the image's own px."""
-        h, w = int(self.height[k]), int(self.width[k])
-        scale = 1.0 if score_size is None else min(1.0, score_size / max(h, w))
-        return (max(1, round(h * scale)), max(1, round(w * scale))), scale
-
-    def human_map(self, k: int, score_size: int | None) -> np.ndarray:
-        """All observers' saliency map of stimulus k at the scoring shape, summing to 1."""
-        from gazelab.preprocessing.maps import saliency_map
-
-        (h, w), s = self.shape(k, score_size)
-        a, b = self.offsets[k], self.offsets[k + 1]
-        m = saliency_map(self.x[a:b] * s, self.y[a:b] * s, (h, w), float(self.sigma[k]) * s, normalize=None)
-        return m / m.sum() if m.sum() > 0 else m
-
-    def fixation_counts(self, k: int, score_size: int | None) -> np.ndarray:
-        """All observers' fixation count map of stimulus k at the scoring shape ``(H, W)``."""
-        from gazelab.preprocessing.maps import fixation_map
-
-        (h, w), s = self.shape(k, score_size)
-        a, b = self.offsets[k], self.offsets[k + 1]
-        return fixation_map(self.x[a:b] * s, self.y[a:b] * s, (h, w))
-
-    def held_out(self, k: int, score_size: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Leave-one-observer-out data of stimulus k at the scoring shape, each ``(n_obs, H, W)``.
-
-        ``counts``: each kept observer's fixation count map; ``own``: their saliency map (the
-        stimulus' sigma, scaled), normalised to sum 1; ``rest``: the map of all the *other*
-        observers' fixations, normalised (the inter-observer prediction). Observers and maps
-        are those of :func:`gazelab.analysis.baselines.inter_observer` (fixations inside the
-        image, some other observer's too); None with fewer than 2 observers.
-        """
-        from gazelab.preprocessing.maps import fixation_map, saliency_map
-
-        (h, w), s = self.shape(k, score_size)
-        sigma = float(self.sigma[k]) * s
-        a, b = self.offsets[k], self.offsets[k + 1]
-        x, y, obs = self.x[a:b] * s, self.y[a:b] * s, self.observer[a:b]
-        present = np.unique(obs)
-        if len(present) < 2:
-            return None
-        own = np.stack([saliency_map(x[obs == o], y[obs == o], (h, w), sigma, normalize=None) for o in present])
-        counts = np.stack([fixation_map(x[obs == o], y[obs == o], (h, w)) for o in present])
-        rest = own.sum(0)[None] - own
-        np.clip(rest, 0.0, None, out=rest)
-        keep = (counts.reshape(len(present), -1).sum(1) > 0) & (rest.reshape(len(present), -1).sum(1) > 0)
-        if not keep.any():
-            return None
-        own, counts, rest = own[keep], counts[keep], rest[keep]
-        rest /= rest.reshape(len(rest), -1).sum(1)[:, None, None]
-        own /= own.reshape(len(own), -1).sum(1)[:, None, None]
-        return counts, own, rest
-
-
+# -- the human data of a stimulus (baselines' pieces: one leave-one-observer-out) ----------------------
 def _seed_for(seed: int, k: int) -> int:
     return int(seed) * 1_000_003 + int(k)
 
 
-# -- scoring ------------------------------------------------------------------------------------------
-def _score(
-    metrics: Sequence[str],
-    saliency: torch.Tensor,
-    human: torch.Tensor,
-    counts: torch.Tensor,
-    others: torch.Tensor,
-    baseline: torch.Tensor,
-) -> dict[str, float]:
-    """Every metric of a map ``(H, W)`` against held-out data ``(n, H, W)``, averaged over the n.
+def _human_map(rel: _Release, k: int, score_size: int | None) -> np.ndarray:
+    """All observers' saliency map of stimulus k at the scoring shape, summing to 1."""
+    (h, w), s = _working_shape(int(rel.height[k]), int(rel.width[k]), score_size)
+    a, b = rel.offsets[k], rel.offsets[k + 1]
+    m = saliency_map(rel.x[a:b] * s, rel.y[a:b] * s, (h, w), float(rel.sigma[k]) * s, normalize=None)
+    return m / m.sum() if m.sum() > 0 else m
 
-    ``human`` and ``counts`` hold one map per held-out observer (or one for all observers);
-    ``saliency``, ``others`` and ``baseline`` are shared. A metric undefined for the data
-    (e.g. no fixation) gives NaN.
-    """
-    from gazelab.analysis.metrics import METRICS
 
-    n = len(counts)
-    pred = saliency.expand(n, -1, -1)
-    out: dict[str, float] = {}
-    for name in metrics:
-        spec = METRICS[name]
-        try:
-            if spec.needs == "fixations":
-                value = spec.function(pred, counts)
-            elif spec.needs == "map":
-                value = spec.function(pred, human)
-            elif spec.needs == "fixations+others":
-                value = spec.function(pred, counts, others.expand(n, -1, -1))
-            else:
-                value = spec.function(pred, counts, baseline.expand(n, -1, -1))
-        except ParameterError:
-            value = torch.full((n,), float("nan"))
-        out[name] = float(torch.as_tensor(value, dtype=torch.float64).mean())
+@dataclass
+class _Human:
+    """What the maps of stimulus k are scored against, per held-out observer (or all observers at once):
+    their fixations (points), their own saliency maps (n, H, W), the shuffled-AUC negatives and the
+    centre-bias map."""
+
+    points: list[np.ndarray]
+    maps: np.ndarray
+    others: np.ndarray
+    base: np.ndarray
+    held: _HeldOut | None = None
+
+
+def _human(k: int, rel: _Release, prior: CentreBias, params: dict[str, Any]) -> _Human | None:
+    """The human data of stimulus row k on the run's footing and scoring shape (None: nothing to score)."""
+    size = params["score_size"]
+    shape, scale = _working_shape(int(rel.height[k]), int(rel.width[k]), size)
+    rng = np.random.default_rng(_seed_for(params["seed"], k))
+    others = _others_points(rel, k, SHUFFLE_OTHERS, rng, shape)
+    base = centre_bias_map(shape, prior)
+    if params["footing"] == "all":
+        a, b = rel.offsets[k], rel.offsets[k + 1]
+        x, y = rel.x[a:b] * scale, rel.y[a:b] * scale
+        pts = np.c_[x, y][(x >= 0) & (x < shape[1]) & (y >= 0) & (y < shape[0])]
+        return _Human([pts], _human_map(rel, k, size)[None], others, base) if len(pts) else None
+    held = _held_out(rel, k, shape, scale)
+    return None if held is None else _Human(held.points, held.own, others, base, held)
+
+
+def _mean_scores(metrics: Sequence[str], pred: np.ndarray, human: _Human) -> dict[str, float]:
+    """Every metric of a map ``(H, W)`` against the held-out data, averaged over the held-out observers."""
+    n = len(human.points)
+    vals = _score(list(metrics), np.broadcast_to(pred, (n, *pred.shape)), human.points, human.maps,
+                  [human.others] * n, human.base)  # fmt: skip
+    return {m: float(np.mean(v)) for m, v in vals.items()}
+
+
+def _baseline_scores(k: int, human: _Human | None, metrics: Sequence[str], params: dict[str, Any]) -> dict[str, Any]:
+    """Centre-bias (and ceiling) scores of stimulus row k, as :func:`~gazelab.analysis.baselines.inter_observer`
+    scores them (means over the held-out observers)."""
+    out: dict[str, Any] = {"row": k, "n_observers": np.nan}
+    if human is None:
+        return out
+    if human.held is None:
+        scores = {"centre_bias": _mean_scores(metrics, human.base, human)}
+    else:
+        out["n_observers"] = len(human.points)
+        by_source = _score_held_out(list(metrics), human.held, human.others, human.base, IG_CENTRE_WEIGHT)
+        scores = {s: {m: float(np.mean(v)) for m, v in vals.items()} for s, vals in by_source.items()}
+        scores["ceiling"] = scores.pop("inter_observer")
+        if not params["ceiling"]:
+            del scores["ceiling"]
+    for source, vals in scores.items():
+        out.update({f"{source}_{m}": v for m, v in vals.items()})
     return out
-
-
-def _check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
-    from gazelab.analysis.metrics import METRICS
-
-    names = tuple(metrics)
-    bad = [m for m in names if m not in METRICS]
-    if bad or not names:
-        raise ParameterError("metrics", bad or list(names), f"names among {sorted(METRICS)}")
-    return names
 
 
 # -- the runner -----------------------------------------------------------------------------------------
@@ -399,37 +338,13 @@ def compare(
     ParseError
         If the dataset cannot be read.
     """
-    from tqdm.auto import tqdm
-
     from gazelab.datasets import GazeDataset
 
     t0 = time.perf_counter()
     path = Path(dataset_path)
-    if not path.is_file():
-        raise ParameterError("dataset_path", str(path), "an existing gazelab .h5 dataset")
-    if method not in ATTENTION_METHODS:
-        raise ParameterError("method", method, f"one of {available_methods()}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ParameterError("batch_size", batch_size, "an integer >= 1")
-    if not isinstance(bootstrap, int) or bootstrap < 0:
-        raise ParameterError("bootstrap", bootstrap, "a number of resamples >= 0")
-    metric_names = _check_metrics(metrics)
-    if footing not in ("observers", "all"):
-        raise ParameterError("footing", footing, "'observers' (held out one at a time) or 'all'")
+    metric_names = _check_options(path, method, batch_size, bootstrap, metrics, footing, score_size)
+    zm, layer, size = _prepare_model(model, weights, method, layer, input_size, device)
     ceiling = bool(ceiling) and footing == "observers"
-    if score_size is not None and (not isinstance(score_size, int) or score_size < 8):
-        raise ParameterError("score_size", score_size, "None or a longer side >= 8 px")
-    dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    zm = model if isinstance(model, ZooModel) else build_model(model, weights=weights, device=dev)
-    zm.model.to(dev).eval()
-    if layer is None and method in ("cam", "gradcam", "gradcampp"):
-        layer = zm.default_layer
-    if layer is not None and method in ("cam", "gradcam", "gradcampp", "rollout"):
-        zm.layer(layer)  # fails early, naming the model's layers
-    size = tuple(zm.input_size) if input_size is None else (int(input_size[0]), int(input_size[1]))
-    if min(size) <= 0:
-        raise ParameterError("input_size", input_size, "(height, width) > 0 px")
-    dataset = GazeDataset(path, split, targets=("fixations", "stimulus"))
     params = {
         **_dataset_identity(path),
         "split": split,
@@ -446,46 +361,128 @@ def compare(
         "shuffled_auc_others": SHUFFLE_OTHERS,
     }
     out = Path(out)
+    dataset = GazeDataset(path, split, targets=("fixations", "stimulus"))
+    rows = _start_run(out, params, resume)
+    n_resumed = len(rows)
+    run = _Run(zm, method, layer, size, metric_names, _read(path), dataset_centre_bias(path),
+               _BaselineCache(baseline_cache, params), params)  # fmt: skip
+    todo = [i for i in range(len(dataset)) if i not in {int(r["index"]) for r in rows}]
+    try:
+        _score_all(run, dataset, todo, rows, out, batch_size, progress)
+    finally:
+        dataset.close()
+    report = _write_report(out, rows, params, bootstrap, seed)
+    report.n_scored, report.n_resumed = len(todo), n_resumed
+    report.figures = _figures(report, dataset, zm, method, layer, size, run.rel, score_size)
+    report.elapsed_s = time.perf_counter() - t0
+    return report
+
+
+def _check_options(
+    path: Path,
+    method: str,
+    batch_size: Any,
+    bootstrap: Any,
+    metrics: Sequence[str],
+    footing: str,
+    score_size: Any,
+) -> tuple[str, ...]:
+    """The options that need no model or data, checked; the metric names."""
+    if not path.is_file():
+        raise ParameterError("dataset_path", str(path), "an existing gazelab .h5 dataset")
+    if method not in ATTENTION_METHODS:
+        raise ParameterError("method", method, f"one of {available_methods()}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ParameterError("batch_size", batch_size, "an integer >= 1")
+    if not isinstance(bootstrap, int) or bootstrap < 0:
+        raise ParameterError("bootstrap", bootstrap, "a number of resamples >= 0")
+    metric_names = tuple(_check_metrics(metrics))
+    if footing not in ("observers", "all"):
+        raise ParameterError("footing", footing, "'observers' (held out one at a time) or 'all'")
+    if score_size is not None and (not isinstance(score_size, int) or score_size < 8):
+        raise ParameterError("score_size", score_size, "None or a longer side >= 8 px")
+    return metric_names
+
+
+def _prepare_model(
+    model: str | ZooModel,
+    weights: str | Path | None,
+    method: str,
+    layer: str | None,
+    input_size: Sequence[int] | None,
+    device: str | None,
+) -> tuple[ZooModel, str | None, tuple[int, int]]:
+    """The model on its device in eval mode, the target layer (checked) and the input size."""
+    dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    zm = model if isinstance(model, ZooModel) else build_model(model, weights=weights, device=dev)
+    zm.model.to(dev).eval()
+    if layer is None and method in ("cam", "gradcam", "gradcampp"):
+        layer = zm.default_layer
+    if layer is not None and method in ("cam", "gradcam", "gradcampp", "rollout"):
+        zm.layer(layer)  # fails early, naming the model's layers
+    size = tuple(zm.input_size) if input_size is None else (int(input_size[0]), int(input_size[1]))
+    if min(size) <= 0:
+        raise ParameterError("input_size", input_size, "(height, width) > 0 px")
+    return zm, layer, size
+
+
+def _start_run(out: Path, params: dict[str, Any], resume: bool) -> list[dict[str, Any]]:
+    """The report folder with this run's ``run.json``; the rows of an interrupted same run (resume)."""
     out.mkdir(parents=True, exist_ok=True)
     previous = _check_resume(out, params) if resume else None
     with atomic_path(out / "run.json") as tmp:
         tmp.write_text(json.dumps(params, indent=2))
-    rows: list[dict[str, Any]] = [] if previous is None else previous.to_dict("records")
-    done = {int(r["index"]) for r in rows}
-    todo = [i for i in range(len(dataset)) if i not in done]
-    n_resumed = len(rows)
+    return [] if previous is None else previous.to_dict("records")
 
-    from gazelab.analysis.baselines import dataset_centre_bias
 
-    fixations = _Fixations.read(path)
-    prior = dataset_centre_bias(path)
-    cache = _BaselineCache(baseline_cache, params)
-    bar = tqdm(total=len(dataset), initial=len(done), disable=None if progress is None else not progress,
-               desc=f"{zm.name} {method}", unit="stim")  # fmt: skip
+@dataclass
+class _Run:
+    """What scoring a batch needs: the model and method, the metrics and the human data."""
+
+    zm: ZooModel
+    method: str
+    layer: str | None
+    size: tuple[int, int]
+    metrics: tuple[str, ...]
+    rel: _Release
+    prior: CentreBias
+    cache: _BaselineCache
+    params: dict[str, Any]
+
+
+def _score_all(
+    run: _Run, dataset: Any, todo: list[int], rows: list[dict[str, Any]], out: Path, batch_size: int, progress: Any
+) -> None:
+    """Score the stimuli ``todo`` batch by batch, saving the table (and the baseline cache) after each."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(dataset), initial=len(dataset) - len(todo), disable=None if progress is None else not progress,
+               desc=f"{run.zm.name} {run.method}", unit="stim")  # fmt: skip
     try:
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
-            rows.extend(
-                _score_batch(dataset, chunk, zm, method, layer, size, metric_names, fixations, prior, cache, params)
-            )
-            cache.save()
+            rows.extend(_score_batch(dataset, chunk, run))
+            run.cache.save()
             rows.sort(key=lambda r: int(r["index"]))
             write_table(pd.DataFrame(rows), out / "per_stimulus.csv")
             bar.update(len(chunk))
     finally:
         bar.close()
-        dataset.close()
+
+
+def _write_report(
+    out: Path, rows: list[dict[str, Any]], params: dict[str, Any], bootstrap: int, seed: int
+) -> ComparisonReport:
+    """The per-stimulus table and the summary, written; the report (figures still to draw)."""
     table = pd.DataFrame(rows).sort_values("index", kind="stable").reset_index(drop=True)
     write_table(table, out / "per_stimulus.csv")
     write_table(table, out / "per_stimulus.parquet")
-    summary = _summary(table, metric_names, bootstrap=bootstrap, seed=seed)
+    metrics = params["metrics"]
+    summary = _summary(table, metrics, bootstrap=bootstrap, seed=seed)
     with atomic_path(out / "summary.json") as tmp:
         tmp.write_text(json.dumps(_summary_json(summary, params, len(table)), indent=2))
     write_table(summary, out / "summary.csv")
-    report = ComparisonReport(out, table, summary, {}, params, len(todo), n_resumed, 0.0)
-    report.figures = _figures(report, dataset, zm, method, layer, size, fixations, score_size)
-    report.elapsed_s = time.perf_counter() - t0
-    return report
+    return ComparisonReport(out, table, summary, {}, params)
 
 
 def _load(dataset: Any, indices: Sequence[int]) -> list[dict[str, Any]]:
@@ -538,82 +535,34 @@ class _BaselineCache:
             tmp.write_text(json.dumps(self.key, indent=2))
 
 
-def _baselines(
-    k: int, fixations: _Fixations, prior: Any, metrics: Sequence[str], params: dict[str, Any], *, score: bool
-) -> tuple[dict[str, Any], Any]:
-    """The held-out data of stimulus row k (on the run's footing and scoring shape), and, when
-    ``score``, its centre-bias (and ceiling) scores."""
-    from gazelab.analysis.baselines import centre_bias_map
-
-    size = params["score_size"]
-    shape, _ = fixations.shape(k, size)
-    out: dict[str, Any] = {"row": k, "n_observers": np.nan}
-    if params["footing"] == "all":
-        data = (
-            torch.from_numpy(fixations.human_map(k, size))[None],
-            torch.from_numpy(fixations.fixation_counts(k, size))[None],
-        )
-        rest = None
-    else:
-        held = fixations.held_out(k, size)
-        if held is None:
-            return out, None
-        counts, own, rest_np = held
-        data, rest = (torch.from_numpy(own), torch.from_numpy(counts)), torch.from_numpy(rest_np)
-        out["n_observers"] = len(counts)
-    if float(data[1].sum()) == 0:
-        return out, None
-    others = torch.from_numpy(fixations.others(k, _seed_for(params["seed"], k), size))
-    base = torch.from_numpy(centre_bias_map(shape, prior))
-    if not score:
-        return out, (data, others, base)
-    for name, v in _score(metrics, base[None], *data, others, base).items():
-        out[f"centre_bias_{name}"] = v
-    if rest is not None and params["ceiling"]:
-        for name, v in _score(metrics, rest, *data, others, base).items():
-            out[f"ceiling_{name}"] = v
-    return out, (data, others, base)
-
-
-def _score_batch(
-    dataset: Any,
-    indices: Sequence[int],
-    zm: ZooModel,
-    method: str,
-    layer: str | None,
-    size: tuple[int, int],
-    metrics: Sequence[str],
-    fixations: _Fixations,
-    prior: Any,
-    cache: _BaselineCache,
-    params: dict[str, Any],
-) -> list[dict[str, Any]]:
+def _score_batch(dataset: Any, indices: Sequence[int], run: _Run) -> list[dict[str, Any]]:
     """Rows of the per-stimulus table for a batch of dataset items."""
     items = _load(dataset, indices)
     ks = [int(dataset.rows[i]) for i in indices]
-    shapes = [fixations.shape(k, params["score_size"])[0] for k in ks]
-    maps, prob, target, _ = _forward(zm, items, method, layer, size, shapes)
+    rel, score_size = run.rel, run.params["score_size"]
+    shapes = [_working_shape(int(rel.height[k]), int(rel.width[k]), score_size)[0] for k in ks]
+    maps, prob, target, _ = _forward(run.zm, items, run.method, run.layer, run.size, shapes)
     rows = []
     for j, (i, k, it, m) in enumerate(zip(indices, ks, items, maps, strict=True)):
         h, w = shapes[j]
         row: dict[str, Any] = {
             "index": i,
             "stimulus": it["stimulus"],
-            "width_px": int(fixations.width[k]),
-            "height_px": int(fixations.height[k]),
+            "width_px": int(rel.width[k]),
+            "height_px": int(rel.height[k]),
             "score_width_px": w,
             "score_height_px": h,
-            "n_fixations": int(fixations.offsets[k + 1] - fixations.offsets[k]),
+            "n_fixations": int(rel.offsets[k + 1] - rel.offsets[k]),
             "predicted_class": int(target[j]),
             "confidence": float(prob[j]),
         }
-        cached = cache.rows.get(k)
-        base, data = _baselines(k, fixations, prior, metrics, params, score=cached is None)
-        if data is not None:
-            for name, v in _score(metrics, m.to(torch.float64)[None], *data[0], data[1], data[2]).items():
-                row[f"model_{name}"] = v
+        human = _human(k, rel, run.prior, run.params)
+        if human is not None:
+            pred = m.detach().to(torch.float64).cpu().numpy()
+            row.update({f"model_{name}": v for name, v in _mean_scores(run.metrics, pred, human).items()})
+        cached = run.cache.rows.get(k)
         if cached is None:
-            cache.rows[k] = cached = base
+            run.cache.rows[k] = cached = _baseline_scores(k, human, run.metrics, run.params)
         row["n_observers"] = cached.get("n_observers")
         row.update({c: v for c, v in cached.items() if c.startswith(("centre_bias_", "ceiling_"))})
         rows.append(row)
@@ -688,7 +637,7 @@ def _figures(
     method: str,
     layer: str | None,
     size: tuple[int, int],
-    fixations: _Fixations,
+    rel: _Release,
     score_size: int | None,
 ) -> dict[str, Path]:
     table, out = report.table, report.out
@@ -707,12 +656,12 @@ def _figures(
             idx = [int(i) for i in picked["index"]]
             items = _load(dataset, idx)
             ks = [int(dataset.rows[i]) for i in idx]
-            shapes = [fixations.shape(k, score_size) for k in ks]
+            shapes = [_working_shape(int(rel.height[k]), int(rel.width[k]), score_size) for k in ks]
             maps, _, _, _ = _forward(zm, items, method, layer, size, [sh for sh, _ in shapes])
             rows = [
                 {
                     "image": upsample(it["image"], sh).permute(1, 2, 0).numpy(),
-                    "human": fixations.human_map(k, score_size),
+                    "human": _human_map(rel, k, score_size),
                     "model": m.numpy(),
                     "fixations": it["fixations"].numpy() * sc,
                     "label": f"{it['stimulus']}\n{rank_by.upper()} {float(s):.2f}",

@@ -51,20 +51,6 @@ def test_report_files_and_tables(report):
     assert "human ceiling" in report.text()
 
 
-def test_baselines_are_scored_as_inter_observer_scores_them(report, scene_h5):
-    from gazelab.analysis.baselines import dataset_centre_bias, inter_observer
-
-    prior = dataset_centre_bias(scene_h5)
-    for k in (0, 3):
-        rows, _ = inter_observer(
-            scene_h5, metrics=METRICS, stimuli=[k], centre_bias=prior, seed=compare_mod._seed_for(0, k)
-        )
-        for source, prefix in (("inter_observer", "ceiling"), ("centre_bias", "centre_bias")):
-            want = rows[rows["source"] == source][list(METRICS)].mean()
-            got = report.table.loc[k, [f"{prefix}_{m}" for m in METRICS]].to_numpy(float)
-            np.testing.assert_allclose(got, want.to_numpy(float), rtol=1e-6, atol=1e-9)
-
-
 def test_an_interrupted_run_resumes_where_it_stopped(report, scene_h5, tmp_path, monkeypatch):
     out = tmp_path / "resumed"
     real = compare_mod._score_batch

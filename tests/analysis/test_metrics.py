@@ -371,3 +371,44 @@ def test_multi_block_maps_match_the_definitions(k):
         want = _judd_brute(p, idx[i], np.ones(k))
         assert M.auc_judd(s, counts, jitter=False)[i] == pytest.approx(want, abs=1e-12)
         assert M.auc_judd(s, counts)[i] == pytest.approx(want, abs=0.01)  # ties broken at random
+
+
+# ---------------------------------------------------------------------------------- the suite
+@pytest.mark.parametrize("convention", ["mit", "pysaliency"])
+def test_suite_equals_each_metric_alone(convention):
+    shape = (3, 40, 50)
+    s, ref, base = np.round(_rand(shape, 31), 2), _rand(shape, 32) ** 4, _rand(shape, 33) + 0.1  # ties
+    fix, other = _counts(shape, 12, 34), _counts(shape, 40, 35)
+    names = sorted(M.METRICS)
+    got = M.score(s, fixations=fix, reference=ref, other_fixations=other, baseline=base, metrics=names,
+                  convention=convention, seed=3)  # fmt: skip
+    assert list(got) == names
+    for name in names:
+        spec = M.METRICS[name]
+        kw = {k: v for k, v in (("convention", convention), ("seed", 3)) if k in spec.function.__code__.co_varnames}
+        args = {"fixations": (fix,), "map": (ref,), "fixations+others": (fix, other), "fixations+baseline": (fix, base)}
+        want = spec.function(s, *args[spec.needs], **kw)
+        np.testing.assert_allclose(got[name], want, rtol=1e-12, atol=1e-12, err_msg=name)
+    single = M.score(s[0], fixations=fix[0], reference=ref[0], metrics=["nss", "cc", "auc_judd"])
+    assert all(isinstance(v, float) for v in single.values())
+    t = M.score(torch.from_numpy(s).float(), fixations=torch.from_numpy(fix), reference=torch.from_numpy(ref),
+                metrics=["cc", "kld", "sim", "auc_judd"])  # fmt: skip
+    assert all(v.dtype == torch.float32 for v in t.values())
+
+
+def test_suite_with_points_and_negative_maps_and_errors():
+    rng = np.random.default_rng(4)
+    s = _rand((2, 30, 40), 41) - 0.5  # negative values: shifted densities
+    g = _rand((2, 30, 40), 42)
+    pts = [np.c_[rng.uniform(0, 40, 9), rng.uniform(0, 30, 9)] for _ in range(2)]
+    others = [np.c_[rng.uniform(0, 40, 50), rng.uniform(0, 30, 50)] for _ in range(2)]
+    got = M.score(s, fixations=pts, reference=g, other_fixations=others, convention="pysaliency")
+    assert list(got) == list(M.DEFAULT_SUITE)
+    np.testing.assert_allclose(got["kld"], M.kld(s, g, convention="pysaliency"), rtol=1e-12)
+    np.testing.assert_allclose(got["auc_shuffled"], M.auc_shuffled(s, pts, others, convention="pysaliency"))
+    with pytest.raises(ParameterError, match="reference"):
+        M.score(s, fixations=pts, metrics=["nss", "cc"])
+    with pytest.raises(ParameterError, match=r"metrics: \['ssim'\]"):
+        M.score(s, fixations=pts, metrics=["ssim"])
+    with pytest.raises(ParameterError, match="all zero"):
+        M.score(s, reference=np.zeros_like(g), metrics=["kld"])

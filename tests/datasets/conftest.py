@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gazelab.acquisition.simulated_observer import simulate_gaze, write_asc
 from gazelab.geometry import Geometry
-from gazelab.simulation import simulate_gaze, write_asc
 
 G = Geometry(1280, 1024, 37.5, 30.0, 60.0)
 # name -> (width, height, channels, on-screen scale)

@@ -4,13 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gazelab.acquisition.simulated_observer import simulate_gaze, write_asc
 from gazelab.errors import ParameterError
 from gazelab.geometry import Geometry
 from gazelab.preprocessing import FIXATION_COLUMNS, Recording, agreement, detect_fixations, read_asc
 from gazelab.preprocessing.detection import EyeSignal as Sig
 from gazelab.preprocessing.detection import available_detectors, match_fixations, register_detector
 from gazelab.preprocessing.detection.idt import idt
-from gazelab.simulation import simulate_gaze, write_asc
 
 G = Geometry(1920, 1080, 53.0, 30.0, 60.0)
 SAMPLE_DETECTORS = [d for d in available_detectors() if d != "eyelink"]
@@ -20,7 +20,7 @@ SAMPLE_DETECTORS = [d for d in available_detectors() if d != "eyelink"]
 def simulated(request, tmp_path_factory):
     rate = request.param
     # no microsaccades here: Engbert-Kliegl (built to find them) and I-DT rightly end a fixation at
-    # the larger ones, which the truth keeps whole; tests/test_simulation.py checks them separately
+    # the larger ones, which the truth keeps whole; tests/acquisition/test_simulated_observer.py checks them separately
     sim = simulate_gaze(
         G, n_fixations=40, sampling_rate_hz=rate, blink_probability=0.2, seed=int(rate), microsaccade_rate_hz=0.0
     )

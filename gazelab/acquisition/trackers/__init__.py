@@ -3,7 +3,7 @@
 Hardware libraries are imported inside the backend modules only, at call time.
 """
 
-from gazelab.acquisition.trackers.base import Tracker
+from gazelab.acquisition.trackers.base import SampleQueue, Tracker
 from gazelab.acquisition.trackers.simulated import SimulatedTracker
 
-__all__ = ["SimulatedTracker", "Tracker"]
+__all__ = ["SampleQueue", "SimulatedTracker", "Tracker"]

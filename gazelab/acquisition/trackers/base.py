@@ -2,15 +2,46 @@
 
 from __future__ import annotations
 
+import collections
+import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["SampleRow", "Tracker"]
+__all__ = ["SampleQueue", "SampleRow", "Tracker"]
 
 #: One sample as the session format stores it: device time (ms, tracker clock), host receive
 #: time (ms, :func:`gazelab.acquisition.session.host_time_ms`), then x, y (screen px), pupil per
 #: recorded eye (None when missing), then confidence (0..1).
 SampleRow = tuple[float | None, ...]
+
+
+class SampleQueue:
+    """Samples a backend's own thread has produced and the session has not taken yet (thread-safe).
+
+    The producing thread calls :meth:`put`; :meth:`Tracker.newest_samples` takes everything with
+    :meth:`drain`, oldest first. Nothing is dropped: the queue grows until drained.
+    """
+
+    def __init__(self) -> None:
+        self._rows: collections.deque[SampleRow] = collections.deque()
+        self._lock = threading.Lock()
+
+    def put(self, rows: Iterable[SampleRow]) -> None:
+        """Append samples, oldest first."""
+        with self._lock:
+            self._rows.extend(rows)
+
+    def drain(self) -> list[SampleRow]:
+        """Every queued sample, oldest first; the queue is left empty."""
+        with self._lock:
+            rows = list(self._rows)
+            self._rows.clear()
+        return rows
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._rows)
 
 
 class Tracker(ABC):
@@ -58,9 +89,21 @@ class Tracker(ABC):
     def send_message(self, text: str) -> float:
         """Log a message in the tracker's own data; return its time on the tracker clock (ms)."""
 
-    @abstractmethod
+    @property
+    def samples(self) -> SampleQueue:
+        """The queue between a backend's streaming thread and :meth:`newest_samples` (made on first use)."""
+        queue = self.__dict__.get("_sample_queue")
+        if queue is None:
+            queue = self.__dict__.setdefault("_sample_queue", SampleQueue())  # atomic: one queue per tracker
+        return queue
+
     def newest_samples(self) -> list[SampleRow]:
-        """Samples received since the last call, oldest first."""
+        """Samples received since the last call, oldest first.
+
+        Backends that stream from a thread of their own put their samples in :attr:`samples`, which
+        this drains; a backend that reads a device buffer instead (EyeLink) overrides it.
+        """
+        return self.samples.drain()
 
     @abstractmethod
     def tracker_time_ms(self) -> float:

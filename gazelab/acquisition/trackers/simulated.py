@@ -1,6 +1,6 @@
 """A simulated observer as a tracker: samples in real time, with realistic gaze dynamics.
 
-The gaze process is :func:`gazelab.simulation.simulate_gaze` (fixations with drift and tracker
+The gaze process is :func:`gazelab.acquisition.simulated_observer.simulate_gaze` (fixations with drift and tracker
 noise, main-sequence saccades, blinks), generated ahead in chunks and released as wall-clock
 time passes: each sample's device time is ``start + k / rate`` exactly and its host time is when
 it was handed over. Fixation targets are drawn from a priority map: with a stimulus set, the
@@ -15,7 +15,6 @@ without teleporting or cutting fixations short.
 
 from __future__ import annotations
 
-import collections
 import threading
 
 import numpy as np
@@ -23,10 +22,10 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter
 
 from gazelab.acquisition.session import host_time_ms
+from gazelab.acquisition.simulated_observer import simulate_gaze
 from gazelab.acquisition.trackers.base import SampleRow, Tracker
 from gazelab.errors import GazelabError, ParameterError
 from gazelab.geometry import Geometry, Placement
-from gazelab.simulation import simulate_gaze
 
 __all__ = ["SimulatedTracker", "priority_map", "sample_targets"]
 
@@ -136,8 +135,6 @@ class SimulatedTracker(Tracker):
         self.bias_px = self.rng.normal(0, calibration_error_deg, 2) * geometry.px_per_deg
         self._connected = False
         self._recording = False
-        self._queue: collections.deque[SampleRow] = collections.deque()
-        self._lock = threading.Lock()
         self._gen_lock = threading.Lock()  # the gaze plan: shared by the streaming thread and set_stimulus
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -272,8 +269,7 @@ class SimulatedTracker(Tracker):
             due = int((self.tracker_time_ms() - t0) / period) + 1
             if due > produced:
                 rows = self._rows(produced, due - produced, t0, host_time_ms())
-                with self._lock:
-                    self._queue.extend(rows)
+                self.samples.put(rows)
                 produced = due
             self._stop.wait(0.002)
 
@@ -297,12 +293,6 @@ class SimulatedTracker(Tracker):
         assert self._thread is not None
         self._thread.join()
         self._recording = False
-
-    def newest_samples(self) -> list[SampleRow]:
-        with self._lock:
-            rows = list(self._queue)
-            self._queue.clear()
-        return rows
 
     def send_message(self, text: str) -> float:
         t = self.tracker_time_ms()

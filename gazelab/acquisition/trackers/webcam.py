@@ -156,7 +156,6 @@ class WebcamTracker(Tracker):
         self._cond = threading.Condition()
         self._slot: tuple[int, float, np.ndarray] | None = None
         self._lock = threading.Lock()
-        self._queue: collections.deque[SampleRow] = collections.deque()
         self._history: collections.deque[tuple[SampleRow, np.ndarray | None]] = collections.deque(maxlen=HISTORY)
         self._recording = False
         self.ended = False
@@ -294,7 +293,7 @@ class WebcamTracker(Tracker):
             with self._lock:
                 self._history.append((row, feats.vector))
                 if self._recording:
-                    self._queue.append(row)
+                    self.samples.put((row,))
 
     def _row(self, grab_ms: float, vector: np.ndarray | None, quality: float) -> SampleRow:
         x = y = None
@@ -391,10 +390,7 @@ class WebcamTracker(Tracker):
 
     def newest_samples(self) -> list[SampleRow]:
         self._check()
-        with self._lock:
-            rows = list(self._queue)
-            self._queue.clear()
-        return rows
+        return super().newest_samples()
 
     def send_message(self, text: str) -> float:
         t = self.tracker_time_ms()

@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gazelab.acquisition.simulated_observer import simulate_gaze, write_asc
 from gazelab.errors import ParameterError
 from gazelab.geometry import Geometry
 from gazelab.preprocessing import read_asc
-from gazelab.simulation import simulate_gaze, write_asc
 
 G = Geometry(1024, 768, 40.0, 30.0, 60.0)
 

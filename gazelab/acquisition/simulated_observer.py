@@ -1,7 +1,7 @@
 """A simulated observer: gaze signals with known fixations, saccades and blinks.
 
-Used by the embedded demo, by the tests of every detector, and (later) by the simulated tracker
-backend. Numpy only, deterministic for a given seed.
+Acquisition's stand-in for a participant: the simulated tracker backend streams it, the embedded
+demo records it, and the tests of every detector read it. Numpy only, deterministic for a given seed.
 
 The model, per fixation: a target point; fixational drift as a slow random walk; tracker noise
 as white Gaussian noise of ``noise_deg`` RMS per axis. Between fixations, a saccade whose
@@ -190,100 +190,149 @@ def simulate_gaze(
     >>> len(sim.fixations)
     5
     """
+    _check_simulation(sampling_rate_hz, noise_deg, microsaccade_rate_hz)
+    rng = np.random.default_rng(seed)
+    ms_rng = np.random.default_rng([seed, 1])  # its own stream: rate 0 leaves the rest unchanged
+    tx, ty = _targets(geometry, rng, targets_px, n_fixations, margin)
+    gx, gy = geometry.px_to_deg(tx, ty)
+    mean, sd = fixation_duration_ms
+    shape = (mean / sd) ** 2
+    durs = np.maximum(rng.gamma(shape, mean / shape, len(tx)), min_fixation_ms)
+    trace = _Trace(1000.0 / sampling_rate_hz)
+    for k in range(len(tx)):
+        if k > 0:
+            trace.saccade(gx[k - 1], gy[k - 1], gx[k], gy[k])
+        trace.fixation(rng, ms_rng, (gx[k], gy[k]), (tx[k], ty[k]), float(durs[k]), drift_deg_s,
+                       microsaccade_rate_hz, blink_probability)  # fmt: skip
+    return trace.result(rng, geometry, noise_deg, float(sampling_rate_hz))
+
+
+def _check_simulation(sampling_rate_hz: float, noise_deg: float, microsaccade_rate_hz: float) -> None:
     if not sampling_rate_hz > 0:
         raise ParameterError("sampling_rate_hz", sampling_rate_hz, "a rate > 0 (Hz)")
     if noise_deg < 0:
         raise ParameterError("noise_deg", noise_deg, "an RMS >= 0 (deg)")
     if not microsaccade_rate_hz >= 0:
         raise ParameterError("microsaccade_rate_hz", microsaccade_rate_hz, "a rate >= 0 (per s; 0 = none)")
-    rng = np.random.default_rng(seed)
-    ms_rng = np.random.default_rng([seed, 1])  # its own stream: rate 0 leaves the rest unchanged
-    if targets_px is None:
-        if n_fixations < 1:
-            raise ParameterError("n_fixations", n_fixations, "a count >= 1")
-        tx = rng.uniform(margin, 1 - margin, n_fixations) * geometry.width_px
-        ty = rng.uniform(margin, 1 - margin, n_fixations) * geometry.height_px
-    else:
-        t = np.asarray(targets_px, dtype=float).reshape(-1, 2)
-        tx, ty = t[:, 0], t[:, 1]
-    gx, gy = geometry.px_to_deg(tx, ty)
-    dt = 1000.0 / sampling_rate_hz
-    mean, sd = fixation_duration_ms
-    shape = (mean / sd) ** 2
-    durs = np.maximum(rng.gamma(shape, mean / shape, len(tx)), min_fixation_ms)
 
-    xs: list[np.ndarray] = []
-    ys: list[np.ndarray] = []
-    miss: list[np.ndarray] = []
-    fix_rows, sac_rows, blink_rows, ms_rows = [], [], [], []
-    n = 0  # samples so far
-    for k in range(len(tx)):
-        if k > 0:
-            amp = float(np.hypot(gx[k] - gx[k - 1], gy[k] - gy[k - 1]))
-            d_ms = 2.2 * amp + 21.0
-            m = max(2, int(round(d_ms / dt)))
-            u = np.arange(1, m + 1) / (m + 1)
-            p = _min_jerk(u)
-            x0, y0 = xs[-1][-1], ys[-1][-1]
-            xs.append(x0 + (gx[k] - x0) * p)
-            ys.append(y0 + (gy[k] - y0) * p)
-            miss.append(np.zeros(m, bool))
-            sac_rows.append((n * dt, (n + m - 1) * dt, amp, 1.875 * amp / (d_ms / 1000.0)))
-            n += m
-        m = max(1, int(round(durs[k] / dt)))
+
+def _targets(
+    geometry: Geometry, rng: np.random.Generator, targets_px: np.ndarray | None, n_fixations: int, margin: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fixation targets (screen px): the given ones, or uniform within the screen less the margin."""
+    if targets_px is not None:
+        t = np.asarray(targets_px, dtype=float).reshape(-1, 2)
+        return t[:, 0], t[:, 1]
+    if n_fixations < 1:
+        raise ParameterError("n_fixations", n_fixations, "a count >= 1")
+    tx = rng.uniform(margin, 1 - margin, n_fixations) * geometry.width_px
+    ty = rng.uniform(margin, 1 - margin, n_fixations) * geometry.height_px
+    return tx, ty
+
+
+def _blink(rng: np.random.Generator, m: int, dur_ms: float, dt: float, probability: float) -> tuple[int, int] | None:
+    """(first sample, length) of a blink inside a fixation of m samples, or None."""
+    if not (rng.random() < probability and dur_ms > 300):
+        return None
+    b_len = int(round(rng.uniform(80, 150) / dt))
+    b0 = int(rng.integers(int(40 / dt), max(int(40 / dt) + 1, m - b_len - int(60 / dt))))
+    return b0, b_len
+
+
+@dataclass
+class _Trace:
+    """The eye's path being built segment by segment (deg), with its ground truth (ms)."""
+
+    dt: float
+    xs: list[np.ndarray] = field(default_factory=list)
+    ys: list[np.ndarray] = field(default_factory=list)
+    miss: list[np.ndarray] = field(default_factory=list)
+    fix_rows: list[tuple] = field(default_factory=list)
+    sac_rows: list[tuple] = field(default_factory=list)
+    blink_rows: list[tuple] = field(default_factory=list)
+    ms_rows: list[tuple] = field(default_factory=list)
+    n: int = 0  # samples so far
+
+    def saccade(self, gx0: float, gy0: float, gx: float, gy: float) -> None:
+        """A minimum-jerk saccade from the end of the path to (gx, gy) deg, main-sequence duration."""
+        dt = self.dt
+        amp = float(np.hypot(gx - gx0, gy - gy0))
+        d_ms = 2.2 * amp + 21.0
+        m = max(2, int(round(d_ms / dt)))
+        p = _min_jerk(np.arange(1, m + 1) / (m + 1))
+        x0, y0 = self.xs[-1][-1], self.ys[-1][-1]
+        self.xs.append(x0 + (gx - x0) * p)
+        self.ys.append(y0 + (gy - y0) * p)
+        self.miss.append(np.zeros(m, bool))
+        self.sac_rows.append((self.n * dt, (self.n + m - 1) * dt, amp, 1.875 * amp / (d_ms / 1000.0)))
+        self.n += m
+
+    def fixation(
+        self,
+        rng: np.random.Generator,
+        ms_rng: np.random.Generator,
+        target_deg: tuple[float, float],
+        target_px: tuple[float, float],
+        dur_ms: float,
+        drift_deg_s: float,
+        microsaccade_rate_hz: float,
+        blink_probability: float,
+    ) -> None:
+        """A fixation: drift and microsaccades around the target, perhaps a blink (its samples missing)."""
+        dt, n = self.dt, self.n
+        m = max(1, int(round(dur_ms / dt)))
         walk = np.cumsum(rng.normal(0, drift_deg_s * math.sqrt(dt / 1000.0), (m, 2)), axis=0)
         shift, micro = _microsaccade_shift(ms_rng, walk, dt, microsaccade_rate_hz)
         walk = walk + shift
-        xs.append(gx[k] + walk[:, 0])
-        ys.append(gy[k] + walk[:, 1])
+        self.xs.append(target_deg[0] + walk[:, 0])
+        self.ys.append(target_deg[1] + walk[:, 1])
         gone = np.zeros(m, bool)
         segments = [(0, m - 1)]
-        if rng.random() < blink_probability and durs[k] > 300:
-            b_len = int(round(rng.uniform(80, 150) / dt))
-            b0 = int(rng.integers(int(40 / dt), max(int(40 / dt) + 1, m - b_len - int(60 / dt))))
+        blink = _blink(rng, m, dur_ms, dt, blink_probability)
+        if blink is not None:
+            b0, b_len = blink
             gone[b0 : b0 + b_len] = True
-            blink_rows.append(((n + b0) * dt, (n + b0 + b_len - 1) * dt))
+            self.blink_rows.append(((n + b0) * dt, (n + b0 + b_len - 1) * dt))
             segments = [(0, b0 - 1), (b0 + b_len, m - 1)]
-        miss.append(gone)
-        first_row = len(fix_rows)
-        kept: list[tuple[int, int]] = []
-        for a, b in segments:
-            if b >= a and (b - a + 1) * dt >= 40:
-                kept.append((a, b))
-                fix_rows.append(((n + a) * dt, (n + b) * dt, (b - a + 1) * dt, tx[k], ty[k]))
+        self.miss.append(gone)
+        first_row = len(self.fix_rows)
+        kept = [(a, b) for a, b in segments if b >= a and (b - a + 1) * dt >= 40]
+        self.fix_rows.extend(((n + a) * dt, (n + b) * dt, (b - a + 1) * dt, *target_px) for a, b in kept)
         for s0, ln, amp, peak, theta in micro:
             if gone[s0 : s0 + ln].any():
                 continue  # lost in a blink
             row = next((first_row + i for i, (a, b) in enumerate(kept) if a <= s0 and s0 + ln - 1 <= b), -1)
-            ms_rows.append(((n + s0) * dt, (n + s0 + ln - 1) * dt, amp, peak, math.degrees(theta), row))
-        n += m
-    x_deg = np.concatenate(xs) + rng.normal(0, noise_deg, n)
-    y_deg = np.concatenate(ys) + rng.normal(0, noise_deg, n)
-    gone = np.concatenate(miss)
-    x_px, y_px = geometry.deg_to_px(x_deg, y_deg)
-    x_px[gone] = np.nan
-    y_px[gone] = np.nan
-    pupil = 1000.0 + rng.normal(0, 5, n)
-    pupil[gone] = np.nan
-    time_ms = np.arange(n) * dt
-    if dt == int(dt):
-        time_ms = time_ms.round()
-    fixations = pd.DataFrame(fix_rows, columns=["onset_ms", "offset_ms", "duration_ms", "x_px", "y_px"])
-    saccades = pd.DataFrame(sac_rows, columns=["onset_ms", "offset_ms", "amplitude_deg", "peak_velocity_deg_s"])
-    blinks = pd.DataFrame(blink_rows, columns=["onset_ms", "offset_ms"])
-    microsaccades = pd.DataFrame(ms_rows, columns=MICROSACCADE_COLUMNS).astype({"fixation": np.int64})
-    return SimulatedGaze(
-        time_ms=time_ms,
-        x_px=x_px,
-        y_px=y_px,
-        pupil=pupil,
-        fixations=fixations,
-        saccades=saccades,
-        blinks=blinks,
-        sampling_rate_hz=float(sampling_rate_hz),
-        geometry=geometry,
-        microsaccades=microsaccades,
-    )
+            self.ms_rows.append(((n + s0) * dt, (n + s0 + ln - 1) * dt, amp, peak, math.degrees(theta), row))
+        self.n += m
+
+    def result(self, rng: np.random.Generator, geometry: Geometry, noise_deg: float, rate_hz: float) -> SimulatedGaze:
+        """The recorded signal (tracker noise added, screen px, pupil) and its ground-truth tables."""
+        n, dt = self.n, self.dt
+        x_deg = np.concatenate(self.xs) + rng.normal(0, noise_deg, n)
+        y_deg = np.concatenate(self.ys) + rng.normal(0, noise_deg, n)
+        gone = np.concatenate(self.miss)
+        x_px, y_px = geometry.deg_to_px(x_deg, y_deg)
+        x_px[gone] = np.nan
+        y_px[gone] = np.nan
+        pupil = 1000.0 + rng.normal(0, 5, n)
+        pupil[gone] = np.nan
+        time_ms = np.arange(n) * dt
+        if dt == int(dt):
+            time_ms = time_ms.round()
+        return SimulatedGaze(
+            time_ms=time_ms,
+            x_px=x_px,
+            y_px=y_px,
+            pupil=pupil,
+            fixations=pd.DataFrame(self.fix_rows, columns=["onset_ms", "offset_ms", "duration_ms", "x_px", "y_px"]),
+            saccades=pd.DataFrame(
+                self.sac_rows, columns=["onset_ms", "offset_ms", "amplitude_deg", "peak_velocity_deg_s"]
+            ),
+            blinks=pd.DataFrame(self.blink_rows, columns=["onset_ms", "offset_ms"]),
+            sampling_rate_hz=rate_hz,
+            geometry=geometry,
+            microsaccades=pd.DataFrame(self.ms_rows, columns=MICROSACCADE_COLUMNS).astype({"fixation": np.int64}),
+        )
 
 
 def _fmt(v: float) -> str:
@@ -391,7 +440,7 @@ def write_asc(
     integer_times = float(dt).is_integer()
     tfmt = (lambda v: f"{int(round(v))}") if integer_times else (lambda v: f"{v:.1f}")
     lines = [
-        "** CONVERTED FROM gazelab.simulation (simulated observer)",
+        "** CONVERTED FROM gazelab.acquisition.simulated_observer (simulated observer)",
         "** TYPE: EDF_FILE BINARY EVENT SAMPLE TAGGED",
         "** SOURCE: gazelab simulated observer",
         "**",
