@@ -11,10 +11,16 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from gazelab.errors import ParameterError
+from gazelab.errors import ParameterError, ParseError
+
+MAX_YAML_BYTES = 1 << 20
+"""Largest YAML file read (bytes): 1 MiB, far above any experiment or release file."""
+MAX_YAML_ALIASES = 100
+"""Most ``*alias`` references a YAML file may hold (an alias bomb needs many)."""
 
 __all__ = [
     "TABLE_SUFFIXES",
@@ -22,6 +28,7 @@ __all__ = [
     "atomic_path",
     "check_output",
     "inside",
+    "read_yaml",
     "remove_stale_parts",
     "safe_name",
     "write_table",
@@ -344,3 +351,59 @@ def safe_name(name: str, what: str = "name") -> str:
     if not parts or any(p == ".." or len(p.encode("utf-8", "surrogatepass")) > 255 for p in parts):
         raise ParameterError(what, text, expected)
     return "/".join(parts)
+
+
+def read_yaml(path: str | Path, what: str = "YAML file") -> Any:
+    """Read a small YAML file safely: bounded size, UTF-8, few aliases, ``yaml.safe_load``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    what : str
+        What the file is, for the error message.
+
+    Returns
+    -------
+    object
+        The parsed document (None for an empty file).
+
+    Raises
+    ------
+    ParseError
+        For a missing or non-regular file, one over :data:`MAX_YAML_BYTES`, text that is not
+        UTF-8 (naming the line), more than :data:`MAX_YAML_ALIASES` aliases, or invalid YAML.
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ParseError(
+            path, f"cannot read the {what}: " + ("not a regular file" if path.exists() else "no such file")
+        )
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_YAML_BYTES + 1)
+    except OSError as exc:
+        raise ParseError(path, f"cannot read the {what} ({exc.strerror or exc})") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise ParseError(path, f"the {what} is larger than {MAX_YAML_BYTES} bytes (the limit for YAML input)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ParseError(path, f"byte 0x{raw[exc.start]:02x} is not UTF-8; expected UTF-8 text", line) from None
+    try:
+        aliases = 0
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                aliases += 1
+                if aliases > MAX_YAML_ALIASES:
+                    line = event.start_mark.line + 1 if event.start_mark else None
+                    raise ParseError(path, f"more than {MAX_YAML_ALIASES} YAML aliases (an alias bomb?); refused", line)
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ParseError(
+            path, f"not valid YAML ({getattr(exc, 'problem', None) or exc})", mark.line + 1 if mark else None
+        ) from None

@@ -53,6 +53,7 @@ from gazelab.cli._base import cli
 @click.option("--sigma-deg", type=float, default=1.0, show_default=True, help="Saliency-map Gaussian sigma in degrees.")
 @click.option("--with-samples", is_flag=True, help="Also store the raw samples of every trial.")
 @click.option("--append", is_flag=True, help="Add the sessions to the existing dataset --out.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out (only once the new file is complete).")
 @click.option("--title", default="", help="Dataset title.")
 def build_cmd(
     sessions: tuple[Path, ...],
@@ -68,6 +69,7 @@ def build_cmd(
     sigma_deg: float,
     with_samples: bool,
     append: bool,
+    overwrite: bool,
     title: str,
 ) -> None:
     """Build a gazelab HDF5 dataset from SESSIONS (recordings), or append them to one.
@@ -92,6 +94,7 @@ def build_cmd(
         with_samples=with_samples,
         append=append,
         title=title,
+        overwrite=overwrite,
     )
     click.echo(
         f"{'appended to' if append else 'built'} {report.path}: {report.sessions} sessions, "
@@ -116,10 +119,13 @@ def build_cmd(
     default=None,
     help="Saliency-map sigma in image px (default: the importer's documented choice).",
 )
-def import_cmd(layout: str, source: Path, out: Path, sigma_px: float | None) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out (only once the new file is complete).")
+def import_cmd(layout: str, source: Path, out: Path, sigma_px: float | None, overwrite: bool) -> None:
     """Import a public saliency dataset in its published LAYOUT from the folder SOURCE."""
+    from gazelab._io import check_output
     from gazelab.datasets.importers import get_importer
 
+    check_output(out, overwrite=overwrite, inputs=(source,))
     kwargs = {} if sigma_px is None else {"sigma_px": sigma_px}
     report = get_importer(layout)(source, out, **kwargs)
     click.echo(
@@ -139,6 +145,7 @@ def import_cmd(layout: str, source: Path, out: Path, sigma_px: float | None) -> 
 @click.option("--screen-cm", nargs=2, type=float, default=None, metavar="W H", help="bids: screen size in cm.")
 @click.option("--distance-cm", type=float, default=None, help="bids: viewing distance in cm.")
 @click.option("--screen-px", nargs=2, type=int, default=None, metavar="W H", help="bids: screen resolution.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output (only once the new one is complete).")
 def export_cmd(
     layout: str,
     source: Path,
@@ -149,6 +156,7 @@ def export_cmd(
     screen_cm: tuple[float, float] | None,
     distance_cm: float | None,
     screen_px: tuple[int, int] | None,
+    overwrite: bool,
 ) -> None:
     """Export SOURCE to a LAYOUT.
 
@@ -161,7 +169,7 @@ def export_cmd(
     if layout == "folder":
         from gazelab.datasets.exporters import export_folder
 
-        click.echo(f"wrote {export_folder(source, out)}")
+        click.echo(f"wrote {export_folder(source, out, overwrite=overwrite)}")
         return
     from gazelab.datasets.exporters import export_bids
     from gazelab.geometry import Geometry

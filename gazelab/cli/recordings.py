@@ -77,6 +77,7 @@ def info_cmd(recording: Path, strict: bool) -> None:
 )
 @click.option("--against-tracker", is_flag=True, help="Also print agreement with the tracker's own EFIX events.")
 @click.option("--strict", is_flag=True, help="Treat a last block without an END line as an error.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 def fixations_cmd(
     recording: Path,
     algorithm: str,
@@ -90,6 +91,7 @@ def fixations_cmd(
     out: Path | None,
     against_tracker: bool,
     strict: bool,
+    overwrite: bool,
 ) -> None:
     """Detect fixations in RECORDING and write them as a table.
 
@@ -97,13 +99,15 @@ def fixations_cmd(
     the recording's own clock), duration_ms, x_px, y_px (screen px, origin top left), x_deg,
     y_deg (from the screen centre), dispersion_px, dispersion_deg, n_samples, algorithm.
     """
-    from gazelab._io import TABLE_SUFFIXES, write_table
+    from gazelab._io import TABLE_SUFFIXES, check_output, write_table
     from gazelab.errors import ParameterError
     from gazelab.geometry import Geometry
     from gazelab.preprocessing import agreement, detect_fixations, read
 
     if out is not None and out.suffix.lower() not in TABLE_SUFFIXES:
         raise ParameterError("--out", str(out), f"a file name ending in one of {list(TABLE_SUFFIXES)}")
+    if out is not None:
+        check_output(out, overwrite=overwrite, inputs=(recording,))
     kw: dict[str, Any] = {}
     for item in params:
         if "=" not in item:

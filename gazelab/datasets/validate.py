@@ -244,7 +244,11 @@ def _check_names(st: h5py.Group, problems: list[Problem]) -> None:
                 Problem(
                     f"/stimuli/{col}",
                     f"{len(bad)} unsafe names (row {bad[0]}: {example!r}); expected "
-                    + ("a bare name without '/'" if single else "a relative name without '..', a drive or a leading '/'"),
+                    + (
+                        "a bare name without '/'"
+                        if single
+                        else "a relative name without '..', a drive or a leading '/'"
+                    ),
                 )
             )
 
