@@ -19,8 +19,8 @@ from gazelab.errors import ParameterError, ParseError
 
 MAX_YAML_BYTES = 1 << 20
 """Largest YAML file read (bytes): 1 MiB, far above any experiment or release file."""
-MAX_YAML_ALIASES = 100
-"""Most ``*alias`` references a YAML file may hold (an alias bomb needs many)."""
+MAX_YAML_NODES = 100_000
+"""Most values a YAML document may expand to, aliases expanded (an alias bomb expands to billions)."""
 
 __all__ = [
     "TABLE_SUFFIXES",
@@ -30,6 +30,7 @@ __all__ = [
     "inside",
     "read_yaml",
     "remove_stale_parts",
+    "remove_stale_parts_in",
     "safe_name",
     "write_table",
 ]
@@ -88,6 +89,25 @@ def remove_stale_parts(path: str | Path) -> list[Path]:
 def glob_escape(name: str) -> str:
     """``name`` with glob wildcards escaped."""
     return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def remove_stale_parts_in(folder: str | Path) -> list[Path]:
+    """Remove every stale ``.part`` file (or folder) directly inside ``folder`` (what ``gazelab recover`` does).
+
+    Those with a writer's process id in their name are removed when that process is gone;
+    those without one (older gazelab versions) always.
+    """
+    import shutil
+
+    removed: list[Path] = []
+    for cand in Path(folder).glob(".*.part"):
+        m = _PART.match(cand.name)
+        if m is not None and _pid_alive(int(m["pid"])):
+            continue
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            shutil.rmtree(cand) if cand.is_dir() and not cand.is_symlink() else cand.unlink()
+            removed.append(cand)
+    return removed
 
 
 @contextlib.contextmanager
@@ -272,7 +292,7 @@ def check_output(path: str | Path, *, overwrite: bool = False, inputs: tuple[str
             raise ParameterError("out", str(path), "a path other than the input it is read from")
     if path.exists() and not overwrite:
         raise ParameterError("out", str(path), "a path that does not exist yet (or pass --overwrite to replace it)")
-    if path.exists() and path.is_file() and not os.access(path, os.W_OK):
+    if path.is_file() and not path.stat().st_mode & 0o222:  # mode bits: root may write anything
         raise ParameterError("out", str(path), "a writable file (it is read-only: gazelab does not replace it)")
     return path
 
@@ -354,7 +374,7 @@ def safe_name(name: str, what: str = "name") -> str:
 
 
 def read_yaml(path: str | Path, what: str = "YAML file") -> Any:
-    """Read a small YAML file safely: bounded size, UTF-8, few aliases, ``yaml.safe_load``.
+    """Read a small YAML file safely: bounded size, UTF-8, bounded alias expansion, ``yaml.safe_load``.
 
     Parameters
     ----------
@@ -372,7 +392,8 @@ def read_yaml(path: str | Path, what: str = "YAML file") -> Any:
     ------
     ParseError
         For a missing or non-regular file, one over :data:`MAX_YAML_BYTES`, text that is not
-        UTF-8 (naming the line), more than :data:`MAX_YAML_ALIASES` aliases, or invalid YAML.
+        UTF-8 (naming the line), a document that expands to more than :data:`MAX_YAML_NODES`
+        values through its aliases (or refers to itself), or invalid YAML.
     """
     import yaml
 
@@ -394,16 +415,38 @@ def read_yaml(path: str | Path, what: str = "YAML file") -> Any:
         line = raw[: exc.start].count(b"\n") + 1
         raise ParseError(path, f"byte 0x{raw[exc.start]:02x} is not UTF-8; expected UTF-8 text", line) from None
     try:
-        aliases = 0
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent):
-                aliases += 1
-                if aliases > MAX_YAML_ALIASES:
-                    line = event.start_mark.line + 1 if event.start_mark else None
-                    raise ParseError(path, f"more than {MAX_YAML_ALIASES} YAML aliases (an alias bomb?); refused", line)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)  # aliases stay shared here: linear in the text
+        if node is not None and _expanded_size(node, {}, set()) > MAX_YAML_NODES:
+            raise ParseError(
+                path, f"the YAML expands to more than {MAX_YAML_NODES} values through its aliases (an alias bomb?)"
+            )
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ParseError(
             path, f"not valid YAML ({getattr(exc, 'problem', None) or exc})", mark.line + 1 if mark else None
         ) from None
+    except RecursionError:
+        raise ParseError(path, "the YAML is nested too deeply or refers to itself") from None
+
+
+def _expanded_size(node: Any, memo: dict[int, int], active: set[int]) -> int:
+    """Number of values ``node`` stands for once every alias is expanded (capped past the limit)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in active:  # an alias to an enclosing node: infinite when expanded
+        return MAX_YAML_NODES + 1
+    active.add(key)
+    total = 1
+    children: list[Any] = []
+    if isinstance(node.value, list):
+        for item in node.value:
+            children.extend(item if isinstance(item, tuple) else (item,))
+    for child in children:
+        total += _expanded_size(child, memo, active)
+        if total > MAX_YAML_NODES:
+            break
+    active.discard(key)
+    memo[key] = total
+    return total

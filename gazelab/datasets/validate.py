@@ -228,27 +228,20 @@ def _check_names(st: h5py.Group, problems: list[Problem]) -> None:
     from gazelab._io import safe_name
     from gazelab.errors import ParameterError
 
-    for col, single in (("file_name", False), ("id", True)):
+    for col in ("file_name", "id"):
+        names = st[col].asstr()[()]
         bad = []
-        for i, name in enumerate(st[col].asstr()[()]):
+        for i, name in enumerate(names):
             try:
-                safe = safe_name(name)
+                safe_name(name)
             except ParameterError:
                 bad.append(i)
-                continue
-            if single and "/" in safe:
-                bad.append(i)
         if bad:
-            example = st[col].asstr()[bad[0]]
             problems.append(
                 Problem(
                     f"/stimuli/{col}",
-                    f"{len(bad)} unsafe names (row {bad[0]}: {example!r}); expected "
-                    + (
-                        "a bare name without '/'"
-                        if single
-                        else "a relative name without '..', a drive or a leading '/'"
-                    ),
+                    f"{len(bad)} unsafe names (row {bad[0]}: {names[bad[0]]!r}); expected a relative name "
+                    "without '..', a drive, a leading '/' or control characters",
                 )
             )
 
