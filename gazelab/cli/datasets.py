@@ -188,6 +188,7 @@ def export_cmd(
         subject=subject,
         session=session,
         task=task,
+        overwrite=overwrite,
     )
     click.echo(f"wrote {len(files)} BIDS files under {out}")
 

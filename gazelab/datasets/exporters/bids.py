@@ -88,6 +88,7 @@ def export_bids(
     session: str | None = None,
     task: str = "freeview",
     manufacturer: str | None = None,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Write one recording as BIDS eye-tracking files under ``root``.
 
@@ -103,6 +104,9 @@ def export_bids(
         BIDS labels (letters and digits); ``session`` optional.
     manufacturer : str, optional
         Eye-tracker manufacturer; default "SR Research" for EyeLink files.
+    overwrite : bool, optional
+        Replace the files of an earlier export of the same subject, session and task (default
+        False: refused).
 
     Returns
     -------
@@ -115,6 +119,9 @@ def export_bids(
     root = Path(root)
     folder = root / f"sub-{subject}" / (f"ses-{session}" if session else "") / "beh"
     prefix = f"sub-{subject}" + (f"_ses-{session}" if session else "") + f"_task-{task}"
+    earlier = sorted(folder.glob(f"{prefix}_*")) if folder.is_dir() else []
+    if earlier and not overwrite:
+        raise ParameterError("out", str(earlier[0]), "no earlier export of this subject/session/task (or --overwrite)")
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     if not (root / "dataset_description.json").exists():
