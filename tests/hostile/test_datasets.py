@@ -4,7 +4,6 @@ good files destroyed by a build, an append, an import or an export.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import h5py
