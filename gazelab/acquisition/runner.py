@@ -54,7 +54,7 @@ class _Abort(Exception):
     """Escape was pressed."""
 
 
-class _Terminated(BaseException):
+class _Terminated(KeyboardInterrupt):
     """SIGTERM arrived (the session is ended like Ctrl-C: saved, marked aborted)."""
 
 
@@ -63,10 +63,10 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def _abort_reason(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted (Ctrl-C)"
     if isinstance(exc, _Terminated):
         return "terminated (SIGTERM)"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
     return f"{type(exc).__name__}: {exc}"
 
 
