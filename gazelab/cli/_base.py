@@ -42,7 +42,8 @@ Typical use:
 
 Recordings: EyeLink .asc / .asc.gz (edf2asc output), gazelab session folders,
 or CSV/TSV sample exports.
-Every command has its own --help.
+Every command has its own --help. An existing output is replaced only with
+--overwrite; errors are one line (gazelab --debug COMMAND shows the traceback).
 """
 
 

@@ -52,6 +52,7 @@ by about the decompressed size plus ~60 bytes per line. Both limits are keyword 
 from __future__ import annotations
 
 import io
+import math
 import re
 import sys
 import warnings
@@ -132,7 +133,7 @@ class _Reader:
     def __init__(self, path: Path, max_bytes: int, max_lines: int) -> None:
         self.path, self.max_bytes, self.max_lines = path, max_bytes, max_lines
         self.data = bytearray()
-        self.lines = 0
+        self.lines = -1  # not counted while the text is shorter than max_lines bytes
 
     def take(self, chunk: bytes) -> None:
         if not chunk:
@@ -141,9 +142,12 @@ class _Reader:
             raise ParseError(self.path, "UTF-16 text; expected edf2asc's ASCII/UTF-8 output (re-save it as UTF-8)", 1)
         nul = chunk.find(b"\x00")
         if nul >= 0:
-            line = self.lines + chunk.count(b"\n", 0, nul) + 1
+            line = self.data.count(b"\n") + chunk.count(b"\n", 0, nul) + 1
             raise ParseError(self.path, "binary data (a NUL byte); expected the text of an EyeLink ASC file", line)
-        self.lines += chunk.count(b"\n")
+        if self.lines < 0 and len(self.data) + len(chunk) > self.max_lines:  # now it could be too many
+            self.lines = self.data.count(b"\n")
+        if self.lines >= 0:
+            self.lines += chunk.count(b"\n")
         if len(self.data) + len(chunk) > self.max_bytes:
             raise ParseError(
                 self.path,
@@ -384,6 +388,25 @@ def _check_samples(path: Path, samples: pd.DataFrame, line_of: np.ndarray, block
                 "sample(s) per integer ms)",
                 int(line_of[i]),
             )
+
+
+def _check_events(path: Path, events: pd.DataFrame) -> None:
+    """Refuse tracker events with non-finite times or impossible values, naming the line."""
+    times_ = ("onset_ms", "offset_ms", "duration_ms")
+    cols = [c for c in events.columns if c not in ("type", "eye", "line", *times_) and events[c].dtype == np.float64]
+    if not len(events) or not cols:
+        return
+    values = events[cols].to_numpy()
+    times = events[list(times_)].to_numpy()
+    bad = (np.abs(values) > MAX_ABS_VALUE).any(axis=1) | ~np.isfinite(times).all(axis=1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ParseError(
+            path,
+            f"{events['type'].iloc[i]!s} event holds an impossible value; expected finite times and values "
+            f"of magnitude <= {MAX_ABS_VALUE:g} ('.' for a missing one)",
+            int(events["line"].iloc[i]),
+        )
 
 
 def _rebuild_times(t: np.ndarray, block: np.ndarray, rate_hz: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -648,6 +671,7 @@ def read_asc(
 
     # ---- events, messages --------------------------------------------------------------------
     events = events_frame(ev_rows)
+    _check_events(path, events)
     messages = pd.DataFrame(
         {
             "time_ms": np.asarray(msg_time, dtype=float),
@@ -752,12 +776,6 @@ def _parse_event(kind: str, tok: list[str], lineno: int) -> tuple[Any, ...]:
         typ = "saccade"
     else:
         typ = "blink"
-    values = np.array([x, y, p, xs, ys, xe, ye, amp, pv, xr, yr])
-    if not (np.isfinite([on, off, dur]).all() and not (np.abs(values) > MAX_ABS_VALUE).any()):
-        raise _Impossible(
-            f"{kind} line holds an impossible value; expected finite times and values of magnitude "
-            f"<= {MAX_ABS_VALUE:g} ('.' for a missing one)"
-        )
     return (typ, eye, on, off, dur, x, y, p, xs, ys, xe, ye, amp, pv, xr, yr, lineno)
 
 
@@ -767,7 +785,7 @@ class _Impossible(ValueError):
 
 def _time(tok: str) -> float:
     t = float(tok)
-    if not np.isfinite(t):
+    if not math.isfinite(t):
         raise _Impossible(f"time {tok!r}; expected a finite time in ms")
     return t
 
