@@ -26,6 +26,7 @@ __all__ = [
     "TABLE_SUFFIXES",
     "atomic_folder",
     "atomic_path",
+    "check_interrupt",
     "check_output",
     "inside",
     "read_yaml",
@@ -128,10 +129,24 @@ def _interrupt_flag() -> Iterator[list[int]]:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, handler)
+    _ACTIVE.append(hits)
     try:
         yield hits
     finally:
+        _ACTIVE.remove(hits)
         signal.signal(signal.SIGINT, previous)
+
+
+_ACTIVE: list[list[int]] = []  # the interrupt flags of the writes in progress
+
+
+def check_interrupt() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C came during a write in progress (even if a library swallowed it).
+
+    Long writers call it between steps, so an interrupt stops them promptly.
+    """
+    if any(_ACTIVE):
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from gazelab import __version__
-from gazelab._io import atomic_path, check_output, safe_name, sha256_path
+from gazelab._io import atomic_path, check_interrupt, check_output, safe_name, sha256_path
 from gazelab._io import inside as inside_folder
 from gazelab.datasets import schema
 from gazelab.errors import GazelabError, ParameterError, ParseError
@@ -827,6 +827,7 @@ def _write(
         previews.attrs["method"] = "box filter (area average) of the full map, renormalised to sum 1"
         offsets = f["fixations/stimulus_offsets"][()]
         for i in tqdm(range(len(stimuli)), desc="stimuli", unit="stimulus", disable=_hide(progress), leave=False):
+            check_interrupt()  # Ctrl-C stops the build here even if h5py swallowed it
             row = stimuli.iloc[i]
             w, h = int(row["width_px"]), int(row["height_px"])
             name = schema.image_path(i).rsplit("/", 1)[1]
@@ -877,6 +878,10 @@ def write_tables(
     progress: bool | None = None,
 ) -> BuildReport:
     """Write a complete dataset from ready tables, atomically (what importers use).
+
+    The result is validated before it replaces ``out``; an invalid one raises
+    :class:`~gazelab.errors.GazelabError` and leaves ``out`` as it was. Whether an existing
+    ``out`` may be replaced is the caller's check (:func:`gazelab._io.check_output`).
 
     ``tables`` holds DataFrames ``sessions``, ``observers``, ``stimuli`` (with a ``_path`` column
     naming each image file), ``trials``, ``fixations`` (sorted by stimulus) and ``samples``

@@ -120,7 +120,7 @@ def validate(path: str | Path) -> list[Problem]:
     path = Path(path)
     problems: list[Problem] = []
     if not path.is_file():
-        return [Problem(str(path), "no such file")]
+        return [Problem(str(path), "not a regular file" if path.exists() else "no such file")]
     try:
         f = h5py.File(path, "r")
     except OSError as exc:

@@ -130,7 +130,10 @@ def test_ctrl_c_during_a_build_replaces_nothing(good_h5, tmp_path, swallowed):
     stim = make_stimuli(tmp_path / "stimuli")
     rec = make_session(tmp_path / "P02.asc", seed=2)
 
+    calls: list[int] = []
+
     def interrupt(i: int) -> None:
+        calls.append(i)
         if swallowed:  # a library (h5py's visitors) catching the KeyboardInterrupt
             try:
                 os.kill(os.getpid(), signal.SIGINT)
@@ -143,6 +146,7 @@ def test_ctrl_c_during_a_build_replaces_nothing(good_h5, tmp_path, swallowed):
     with pytest.raises(KeyboardInterrupt):
         build_dataset([rec], out, stimuli_dir=stim, overwrite=True, progress=False, _after_stimulus=interrupt, **KW)
     assert snapshot(tmp_path) == before  # old file kept, no .part left
+    assert calls == [0]  # stopped at once: not one more stimulus written
 
 
 def test_ctrl_c_at_the_command_line_is_one_line_and_exit_130(tmp_path, monkeypatch):
