@@ -184,6 +184,13 @@ def test_files_that_are_not_asc_text(name, data, words, tmp_path):
     assert_one_line(gazelab("info", path), str(path), words)
 
 
+@pytest.mark.parametrize("name", ["samples.csv", "samples.tsv"])
+def test_utf16_table_gets_an_encoding_hint(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes("time_ms\tx_px\ty_px\n1\t2\t3\n".encode("utf-16"))
+    assert_one_line(gazelab("info", path), name, "UTF-16", "UTF-8")
+
+
 def test_fifo_is_not_reported_as_missing(tmp_path):
     fifo = tmp_path / "rec.asc"
     os.mkfifo(fifo)

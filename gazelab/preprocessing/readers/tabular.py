@@ -99,12 +99,15 @@ def read_tabular(
     if not eyes:
         raise ParameterError("columns", mapping, "x and y columns for at least one eye")
     if not path.is_file():
-        raise ParseError(path, "no such file")
+        raise ParseError(path, "not a regular file (a folder, FIFO or device)" if path.exists() else "no such file")
     if sep is None:
         sep = "\t" if ".tsv" in path.name.lower() else ","
     try:
         raw = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
+    except UnicodeDecodeError as exc:
+        hint = " (a UTF-16 file: re-save it as UTF-8)" if exc.object[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise ParseError(path, f"byte 0x{exc.object[exc.start]:02x} is not UTF-8; expected UTF-8 text{hint}") from None
+    except (pd.errors.ParserError, EOFError, OSError) as exc:
         raise ParseError(path, f"cannot parse as a {'TSV' if sep == chr(9) else 'CSV'} table: {exc}") from None
     missing_cols = [c for c in mapping.values() if c not in raw.columns]
     if missing_cols:
