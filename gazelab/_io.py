@@ -123,6 +123,9 @@ def _interrupt_flag() -> Iterator[list[int]]:
         yield hits
         return
     previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN or previous is None:  # Ctrl-C ignored (nohup) or set outside Python
+        yield hits
+        return
 
     def handler(signum: int, frame: object) -> None:
         hits.append(signum)
