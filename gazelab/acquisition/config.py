@@ -219,18 +219,10 @@ def load_config(path: str | Path) -> ExperimentConfig:
     ParseError
         Naming the file and the field, the bad value and what is allowed (also for unknown fields).
     """
-    import yaml
+    from gazelab._io import read_yaml
 
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ParseError(path, f"cannot read the experiment file ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ParseError(
-            path, f"not valid YAML ({getattr(exc, 'problem', exc)})", mark.line + 1 if mark else None
-        ) from None
+    data = read_yaml(path, "experiment file")  # size-limited, UTF-8, aliases bounded
     top = _Fields(path, data)
     scr = top.sub("screen")
     geometry = Geometry(

@@ -54,6 +54,22 @@ class _Abort(Exception):
     """Escape was pressed."""
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (the session is ended like Ctrl-C: saved, marked aborted)."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
+def _abort_reason(exc: BaseException) -> str:
+    if isinstance(exc, _Terminated):
+        return "terminated (SIGTERM)"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def make_tracker(backend: str, config: ExperimentConfig, participant: str, session: str) -> Tracker:
     """The tracker named by ``backend`` (``simulated``, ``eyelink``, ``webcam``)."""
     if backend == "simulated":
@@ -383,6 +399,42 @@ class _Session:
             fh.flush()
 
 
+def _save_tracker_data(
+    trk: Tracker, writer: SessionWriter, folder: Path, echo: Callable[[str], None], *, aborting: bool
+) -> None:
+    """Stop recording and keep the tracker's last samples and data file (after a failure: best effort)."""
+    try:
+        trk.stop_recording()
+        writer.add_samples(trk.newest_samples())
+        writer.update_metadata(**_tracker_metadata(trk))
+        data_file = trk.fetch_data_file(folder)
+        if data_file is not None:
+            writer.update_metadata(tracker_data_file=data_file.name)
+            if data_file.suffix.lower() == ".edf":
+                _convert(data_file, writer, echo)
+    except Exception as exc:
+        if not aborting:
+            raise
+        echo(f"while ending the aborted session: {type(exc).__name__}: {exc}")  # the first error is the one raised
+
+
+def _install_sigterm() -> Any:
+    """Make SIGTERM end the session like Ctrl-C (main thread only); return the previous handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _restore_sigterm(previous: Any) -> None:
+    import signal
+
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_session(
     config: ExperimentConfig,
     participant: str,
@@ -467,14 +519,16 @@ def run_session(
     if config.source is not None and config.source.is_file():
         shutil.copyfile(config.source, folder / "config.yaml")
     own_display = display is None
-    if own_display:
-        from gazelab.acquisition.display import PsychoPyDisplay
-
-        display = PsychoPyDisplay(g, fullscr=fullscr, screenshot_dir=screenshot_dir)
-    run = _Session(config, trk, writer, display, echo)
-    run.unattended = unattended
-    status = "complete"
+    run: _Session | None = None
+    status, reason, done = "complete", None, 0
+    previous_term = _install_sigterm()
     try:
+        if own_display:  # inside the try: a window that fails to open ends the session honestly
+            from gazelab.acquisition.display import PsychoPyDisplay
+
+            display = PsychoPyDisplay(g, fullscr=fullscr, screenshot_dir=screenshot_dir)
+        run = _Session(config, trk, writer, display, echo)
+        run.unattended = unattended
         trk.connect()
         clock_offset = trk.tracker_time_ms() - host_time_ms()
         writer.update_metadata(tracker_minus_host_clock_ms=clock_offset, **_tracker_metadata(trk))
@@ -488,27 +542,25 @@ def run_session(
             if config.drift_check_every and k > 1 and (k - 1) % config.drift_check_every == 0:
                 run.drift_check()
             run.trial(k, path)
+            done = k
             echo(f"trial {k}/{len(order)}: {path.name}")
     except _Abort:
-        status = "aborted"
+        status, reason = "aborted", "Escape pressed"
         echo("Escape: session ended early; everything so far is saved")
-    except GazelabError:
-        status = "aborted"
+    except BaseException as exc:  # Ctrl-C, SIGTERM, a failed start, any error: saved and marked aborted
+        status, reason = "aborted", _abort_reason(exc)
         raise
     finally:
+        _restore_sigterm(previous_term)
         try:
-            trk.stop_recording()
-            writer.add_samples(trk.newest_samples())
-            writer.update_metadata(**_tracker_metadata(trk))
-            data_file = trk.fetch_data_file(folder)
-            if data_file is not None:
-                writer.update_metadata(tracker_data_file=data_file.name)
-                if data_file.suffix.lower() == ".edf":
-                    _convert(data_file, writer, echo)
+            writer.update_metadata(trials_done=done, trials_planned=len(order))
+            if reason is not None:
+                writer.update_metadata(abort_reason=reason)
+            _save_tracker_data(trk, writer, folder, echo, aborting=status != "complete")
         finally:
             writer.close(status)
             trk.close()
-            if own_display:
+            if own_display and display is not None:
                 display.close()
     echo(f"session saved in {folder} ({status}, {writer.n_samples} samples)")
     return folder

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -100,6 +101,8 @@ class SessionWriter:
         resume: bool = False,
     ) -> None:
         self.folder = Path(folder)
+        if self.folder.exists() and not resume and _failed_start(self.folder):
+            shutil.rmtree(self.folder)  # a start that failed recorded nothing: it must not block the retry
         if self.folder.exists() and not resume:
             raise GazelabError(f"{self.folder}: a session folder already exists; choose another session or resume it")
         if resume and not (self.folder / "session.json").is_file():
@@ -213,6 +216,20 @@ class SessionWriter:
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:
         self.close("complete" if exc_type is None else "aborted")
+
+
+def _failed_start(folder: Path) -> bool:
+    """True for a session folder whose start failed: aborted before any trial, with no samples."""
+    try:
+        meta = json.loads((folder / "session.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (
+        meta.get("format") == SESSION_FORMAT
+        and meta.get("status") == "aborted"
+        and meta.get("trials_done") == 0
+        and not meta.get("n_samples")
+    )
 
 
 def _now() -> str:

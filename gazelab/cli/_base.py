@@ -7,6 +7,8 @@ the user can cause (a bad file, a bad option) are printed as one line starting w
 
 from __future__ import annotations
 
+import errno
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -40,29 +42,67 @@ Typical use:
 
 Recordings: EyeLink .edf, .asc / .asc.gz (edf2asc output), gazelab session folders
 (their EDF file when there is one), or CSV/TSV sample exports.
-Every command has its own --help.
+Every command has its own --help. An existing output is replaced only with
+--overwrite; errors are one line (gazelab --debug COMMAND shows the traceback).
 """
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _os_error_line(exc: OSError) -> str:
+    """An OSError (read-only folder, full disk, a FIFO...) as one line naming the file."""
+    what = exc.strerror or str(exc)
+    if exc.errno == errno.ENOSPC:
+        what = "no space left on device: nothing was replaced (free some space and run again)"
+    name = exc.filename if exc.filename is not None else None
+    return _one_line(f"{name}: {what}" if name else what)
+
+
 class _Command(click.Group):
-    """Turns gazelab errors into one-line messages and data-quality warnings into 'Warning:' lines."""
+    """Turns user-caused failures into one-line messages and data-quality warnings into 'Warning:' lines.
+
+    GazelabError, OSError (permissions, a full disk) and MemoryError print one ``Error:`` line and
+    exit 1; Ctrl-C prints one line and exits 130. ``gazelab --debug COMMAND`` shows the
+    traceback instead.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
+        debug = bool(ctx.params.get("debug"))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 return super().invoke(ctx)
+            except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+                raise
+            except KeyboardInterrupt:
+                if debug:
+                    raise
+                click.echo("Interrupted: stopped; no output was replaced", err=True)
+                sys.exit(130)
             except GazelabError as exc:
-                raise click.ClickException(str(exc)) from None
+                if debug:
+                    raise
+                raise click.ClickException(_one_line(str(exc))) from None
+            except OSError as exc:
+                if debug:
+                    raise
+                raise click.ClickException(_os_error_line(exc)) from None
+            except MemoryError:
+                if debug:
+                    raise
+                raise click.ClickException("out of memory; the input is larger than this machine can hold") from None
             finally:
                 for w in caught:
                     if issubclass(w.category, UserWarning):
-                        click.echo(f"Warning: {w.message}", err=True)
+                        click.echo(f"Warning: {_one_line(str(w.message))}", err=True)
 
 
 @click.group(cls=_Command, help=_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gazelab")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error (for bug reports).")
+def cli(debug: bool) -> None:
     """Entry point group."""
 
 

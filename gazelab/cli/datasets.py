@@ -55,6 +55,7 @@ from gazelab.cli.recordings import is_dataset, read_recording, recording_geometr
 @click.option("--sigma-deg", type=float, default=1.0, show_default=True, help="Saliency-map Gaussian sigma in degrees.")
 @click.option("--with-samples", is_flag=True, help="Also store the raw samples of every trial.")
 @click.option("--append", is_flag=True, help="Add the sessions to the existing dataset --out.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out (only once the new file is complete).")
 @click.option("--title", default="", help="Dataset title.")
 def build_cmd(
     sessions: tuple[Path, ...],
@@ -70,6 +71,7 @@ def build_cmd(
     sigma_deg: float,
     with_samples: bool,
     append: bool,
+    overwrite: bool,
     title: str,
 ) -> None:
     """Build a gazelab HDF5 dataset from SESSIONS (recordings), or append them to one.
@@ -94,6 +96,7 @@ def build_cmd(
         with_samples=with_samples,
         append=append,
         title=title,
+        overwrite=overwrite,
     )
     click.echo(
         f"{'appended to' if append else 'built'} {report.path}: {report.sessions} sessions, "
@@ -118,10 +121,13 @@ def build_cmd(
     default=None,
     help="Saliency-map sigma in image px (default: the importer's documented choice).",
 )
-def import_cmd(layout: str, source: Path, out: Path, sigma_px: float | None) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out (only once the new file is complete).")
+def import_cmd(layout: str, source: Path, out: Path, sigma_px: float | None, overwrite: bool) -> None:
     """Import a public saliency dataset in its published LAYOUT from the folder SOURCE."""
+    from gazelab._io import check_output
     from gazelab.datasets.importers import get_importer
 
+    check_output(out, overwrite=overwrite, inputs=(source,))
     kwargs = {} if sigma_px is None else {"sigma_px": sigma_px}
     report = get_importer(layout)(source, out, **kwargs)
     click.echo(
@@ -146,6 +152,7 @@ def import_cmd(layout: str, source: Path, out: Path, sigma_px: float | None) -> 
     help="bids: eye-to-camera distance in cm (not the screen distance); left out when not given or measured.",
 )
 @screen_options
+@click.option("--overwrite", is_flag=True, help="Replace existing output (only once the new one is complete).")
 def export_cmd(
     layout: str,
     source: Path,
@@ -158,6 +165,7 @@ def export_cmd(
     screen_cm: tuple[float, float] | None,
     distance_cm: float | None,
     screen_px: tuple[int, int] | None,
+    overwrite: bool,
 ) -> None:
     """Export SOURCE to a LAYOUT in the folder --out.
 
@@ -173,18 +181,28 @@ def export_cmd(
     if layout == "folder":
         from gazelab.datasets.exporters import export_folder
 
-        click.echo(f"wrote {export_folder(source, out)}")
+        click.echo(f"wrote {export_folder(source, out, overwrite=overwrite)}")
     elif layout == "pysaliency":
         from gazelab.datasets.exporters import export_pysaliency
 
-        click.echo(f"wrote {', '.join(str(p) for p in export_pysaliency(source, out))}")
+        click.echo(f"wrote {', '.join(str(p) for p in export_pysaliency(source, out, overwrite=overwrite))}")
     elif layout == "huggingface":
         from gazelab.datasets.exporters import export_huggingface
 
         click.echo(f"wrote {export_huggingface(source, out)}")
     else:
         files = _export_bids(
-            source, out, subject, session, task, format_, eye_tracker_distance_cm, screen_cm, distance_cm, screen_px
+            source,
+            out,
+            subject,
+            session,
+            task,
+            format_,
+            eye_tracker_distance_cm,
+            screen_cm,
+            distance_cm,
+            screen_px,
+            overwrite=overwrite,
         )
         click.echo(f"wrote {len(files)} BIDS files under {out}")
 
@@ -198,13 +216,14 @@ def _export_bids(
     format_: str | None,
     eye_tracker_distance_cm: float | None,
     *geometry_flags: Any,
+    overwrite: bool = False,
 ) -> list[Path]:
     """BIDS from a dataset (.h5), a session folder or one recording file."""
     from gazelab.datasets.exporters import bids
     from gazelab.errors import ParameterError
 
     if is_dataset(source) and format_ is None:
-        return bids.export_bids_dataset(source, out, task=task)
+        return bids.export_bids_dataset(source, out, task=task, overwrite=overwrite)
     rec = read_recording(source, format_, screen_px=geometry_flags[2])
     if rec.format != "gazelab-session" and subject is None:
         raise ParameterError("--subject", None, f"a BIDS subject label for {source}")
@@ -218,6 +237,7 @@ def _export_bids(
             session=session,
             task=task,
             eye_tracker_distance_cm=eye_tracker_distance_cm,
+            overwrite=overwrite,
         )
     return bids.export_bids(
         rec,
@@ -227,6 +247,7 @@ def _export_bids(
         session=session,
         task=task,
         eye_tracker_distance_cm=eye_tracker_distance_cm,
+        overwrite=overwrite,
     )
 
 

@@ -178,6 +178,7 @@ def info_cmd(recording: Path, format_: str | None, screen_px: tuple[int, int] | 
 )
 @click.option("--against-tracker", is_flag=True, help="Also print agreement with the tracker's own EFIX events.")
 @click.option("--strict", is_flag=True, help="Treat a last block without an END line as an error.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 def fixations_cmd(
     recordings: tuple[Path, ...],
     algorithm: str,
@@ -192,6 +193,7 @@ def fixations_cmd(
     out: Path | None,
     against_tracker: bool,
     strict: bool,
+    overwrite: bool,
 ) -> None:
     """Detect fixations in each RECORDING and write them as one table.
 
@@ -203,11 +205,13 @@ def fixations_cmd(
     """
     import pandas as pd
 
-    from gazelab._io import TABLE_SUFFIXES, write_table
+    from gazelab._io import TABLE_SUFFIXES, check_output, write_table
     from gazelab.errors import ParameterError
 
     if out is not None and out.suffix.lower() not in TABLE_SUFFIXES:
         raise ParameterError("--out", str(out), f"a file name ending in one of {list(TABLE_SUFFIXES)}")
+    if out is not None:
+        check_output(out, overwrite=overwrite, inputs=recordings)
     kw: dict[str, Any] = {}
     for item in params:
         if "=" not in item:

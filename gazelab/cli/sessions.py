@@ -88,9 +88,17 @@ def run_cmd(
 @cli.command("recover")
 @click.argument("session", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def recover_cmd(session: Path) -> None:
-    """Make a crashed SESSION folder readable (cut partial last lines, mark it recovered)."""
+    """Make a crashed SESSION folder readable (cut partial last lines, mark it recovered).
+
+    In any folder, also removes the temporary ``.part`` files that killed builds, imports and
+    exports left behind (never read as data); a folder that is not a session gets only that."""
+    from gazelab._io import remove_stale_parts_in
     from gazelab.acquisition.session import recover
 
+    removed = remove_stale_parts_in(session)
+    if not (session / "session.json").exists():
+        click.echo(f"{session}: removed {len(removed)} stale .part file(s) left by interrupted writers")
+        return
     report = recover(session)
     click.echo(
         f"{session}: was {report['previous_status']}; kept {report.get('samples.tsv_lines', 0)} samples, "

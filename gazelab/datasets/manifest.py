@@ -109,16 +109,13 @@ def write_manifest(path: str | Path, meta: str | Path | dict[str, Any], *, out: 
     ParseError
         If the dataset does not validate (the problems are named).
     """
-    import yaml
-
     from gazelab.datasets.validate import validate
 
     path = Path(path)
     if isinstance(meta, (str, Path)):
-        try:
-            fields = yaml.safe_load(Path(meta).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ParseError(meta, f"cannot read the release YAML ({exc})") from None
+        from gazelab._io import read_yaml
+
+        fields = read_yaml(meta, "release YAML") or {}
     else:
         fields = dict(meta)
     if not isinstance(fields, dict):

@@ -28,9 +28,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from gazelab import __version__
-from gazelab._io import atomic_path, sha256_path
+from gazelab._io import atomic_path, check_interrupt, check_output, safe_name, sha256_path
+from gazelab._io import inside as inside_folder
 from gazelab.datasets import schema
-from gazelab.errors import ParameterError, ParseError
+from gazelab.errors import GazelabError, ParameterError, ParseError
 from gazelab.geometry import Geometry, Placement
 from gazelab.preprocessing import detect_fixations, read
 from gazelab.preprocessing.maps import saliency_map, sigma_deg_to_image_px, to_image_px
@@ -224,7 +225,7 @@ def _collect_session(
             m = rows[(rows["trial"] == str(trial_no)) | (rows["trial"] == str(tri.trial_id))]
             match = m.iloc[0] if len(m) else None
         if match is not None:
-            file_name = str(match["stimulus"])
+            file_name = safe_name(str(match["stimulus"]), f"trial-table stimulus of trial {trial_no}")
             how = str(match.get("placement", "") or "center")
             x = _num(match.get("x_px"), np.nan)
             y = _num(match.get("y_px"), np.nan)
@@ -288,7 +289,7 @@ def _collect_session(
             )
         stim_id = Path(spec["file_name"]).stem
         if stand_in and not spec["stand_in"] and stim_id not in image_sizes:
-            available = stimuli_dir is not None and (stimuli_dir / spec["file_name"]).is_file()
+            available = stimuli_dir is not None and inside_folder(stimuli_dir, spec["file_name"], "stimulus").is_file()
             if not available:  # named but not shipped: a screen-sized stand-in under its own id
                 spec.update({"stand_in": True, "how": "top_left", "x": 0.0, "y": 0.0, "w": None, "scale": 1.0})
         if spec["stand_in"]:
@@ -299,16 +300,15 @@ def _collect_session(
                 raise ParameterError(
                     "stimuli_dir", None, f"the folder holding {spec['file_name']} (trial {trial_no} of {path})"
                 )
-            img_path = stimuli_dir / spec["file_name"]
+            img_path = inside_folder(stimuli_dir, spec["file_name"], f"stimulus of trial {trial_no} in {path.name}")
             if not img_path.is_file():
                 raise ParseError(img_path, f"stimulus of trial {trial_no} in {path.name} not found")
-            from PIL import Image
-
-            with Image.open(img_path) as im:
-                image_sizes[stim_id] = im.size
+            image_sizes[stim_id] = _image_size(img_path)
             spec["path"] = img_path
         else:
-            spec["path"] = stimuli_dir / spec["file_name"] if stimuli_dir is not None else None
+            spec["path"] = (
+                inside_folder(stimuli_dir, spec["file_name"], "stimulus") if stimuli_dir is not None else None
+            )
         placement = _placement(
             spec["how"], image_sizes[stim_id], geometry, spec["x"], spec["y"], spec["w"], spec["scale"]
         )
@@ -389,6 +389,48 @@ def _collect_session(
     return _Session(row, obs_id, trials_out, fixations, samples, stimuli, sigma)
 
 
+def _image_size(path: Path) -> tuple[int, int]:
+    """Width and height of a stimulus image; an unreadable file or a decompression bomb is a ParseError."""
+    import warnings as _w
+
+    from PIL import Image
+
+    try:
+        with _w.catch_warnings():
+            _w.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return im.size
+    except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ParseError(
+            path, f"not a readable image of at most {Image.MAX_IMAGE_PIXELS} pixels ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _check_result(tmp: Path, out: Path) -> None:
+    """Validate a freshly written dataset before it replaces anything; refuse it when invalid."""
+    from gazelab.datasets.validate import validate
+
+    errors = [p for p in validate(tmp) if p.severity == "error"]
+    if errors:
+        raise GazelabError(
+            f"{out}: the result would not be a valid dataset ({len(errors)} problem(s), first: {errors[0]}); "
+            "nothing was written or replaced"
+        )
+
+
+def _check_append_target(out: Path, sessions: Sequence[str | Path]) -> None:
+    """The dataset to append to must be valid (checksums included) before anything touches it."""
+    from gazelab.datasets.validate import validate
+
+    check_output(out, overwrite=True, inputs=tuple(sessions))
+    errors = [p for p in validate(out) if p.severity == "error"]
+    if errors:
+        raise GazelabError(
+            f"{out}: cannot append to an invalid dataset ({len(errors)} problem(s), first: {errors[0]}); "
+            "it was left as it is"
+        )
+
+
 # ---- the whole dataset ---------------------------------------------------------------------------
 
 
@@ -424,6 +466,7 @@ def build_dataset(
     title: str = "",
     detector_params: dict[str, Any] | None = None,
     progress: bool | None = None,
+    overwrite: bool = False,
     _after_stimulus: Callable[[int], None] | None = None,
 ) -> BuildReport:
     """Build (or append to) a gazelab HDF5 dataset from recorded sessions.
@@ -466,6 +509,10 @@ def build_dataset(
         Parameters passed to the detector.
     progress : bool or None, optional
         Progress bars (None: on a terminal).
+    overwrite : bool, optional
+        Replace an existing ``out`` (without ``append``). Default False: an existing file is
+        refused. An input (a recording, the trial table) is never an output. With ``append`` the
+        existing file must pass :func:`~gazelab.datasets.validate` (checksums included) first.
 
     Returns
     -------
@@ -474,7 +521,9 @@ def build_dataset(
     Raises
     ------
     GazelabError
-        For unreadable sessions, missing stimuli or bad parameters; no file is written.
+        For unreadable sessions, missing stimuli, stimulus names leading outside ``stimuli_dir``,
+        bad parameters, an existing ``out`` without ``overwrite``, or a result the validator
+        rejects; no file is written or replaced.
     """
     t0 = time.perf_counter()
     out = Path(out)
@@ -486,6 +535,11 @@ def build_dataset(
         raise ParameterError("sessions", [], "at least one recording")
     if append and not out.is_file():
         raise ParameterError("out", str(out), "an existing dataset to append to")
+    inputs = tuple(sessions) + ((trial_table,) if isinstance(trial_table, (str, Path)) else ())
+    if append:
+        _check_append_target(out, inputs)
+    else:
+        check_output(out, overwrite=overwrite, inputs=inputs)
     show = progress if progress is not None else None
     previous = _existing(out) if append else None
     params = {
@@ -561,6 +615,7 @@ def build_dataset(
             progress=show,
             after_stimulus=_after_stimulus,
         )
+        _check_result(tmp, out)
     return _report(out, tables, t0, notes)
 
 
@@ -772,6 +827,7 @@ def _write(
         previews.attrs["method"] = "box filter (area average) of the full map, renormalised to sum 1"
         offsets = f["fixations/stimulus_offsets"][()]
         for i in tqdm(range(len(stimuli)), desc="stimuli", unit="stimulus", disable=_hide(progress), leave=False):
+            check_interrupt()  # Ctrl-C stops the build here even if h5py swallowed it
             row = stimuli.iloc[i]
             w, h = int(row["width_px"]), int(row["height_px"])
             name = schema.image_path(i).rsplit("/", 1)[1]
@@ -823,6 +879,10 @@ def write_tables(
 ) -> BuildReport:
     """Write a complete dataset from ready tables, atomically (what importers use).
 
+    The result is validated before it replaces ``out``; an invalid one raises
+    :class:`~gazelab.errors.GazelabError` and leaves ``out`` as it was. Whether an existing
+    ``out`` may be replaced is the caller's check (:func:`gazelab._io.check_output`).
+
     ``tables`` holds DataFrames ``sessions``, ``observers``, ``stimuli`` (with a ``_path`` column
     naming each image file), ``trials``, ``fixations`` (sorted by stimulus) and ``samples``
     (or None), with the columns of :mod:`gazelab.datasets.schema`.
@@ -854,6 +914,7 @@ def write_tables(
             progress=progress,
             after_stimulus=None,
         )
+        _check_result(tmp, out)
     return _report(out, tables, t0, notes)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from gazelab.datasets import schema
 from gazelab.errors import ParseError
 
-__all__ = ["Problem", "check_format", "validate"]
+__all__ = ["Problem", "check_format", "check_self_contained", "outside_references", "validate"]
 
 MAP_SUM_TOLERANCE = 1e-3
 
@@ -33,8 +33,53 @@ class Problem:
         return f"{self.severity}: {self.where}: {self.message}"
 
 
+def outside_references(f: h5py.File) -> list[tuple[str, str]]:
+    """Everything in ``f`` that points at data outside the file, as (HDF5 path, what) pairs.
+
+    External links, datasets with external raw storage and virtual datasets whose sources lie in
+    another file. Found without following any link, so nothing outside is opened.
+    """
+    from h5py import h5d, h5l, h5o
+
+    found: list[tuple[str, str]] = []
+    links: list[tuple[str, int]] = []
+    f.id.links.visit(lambda name, info: links.append((name.decode(errors="replace"), info.type)), info=True)
+    for name, kind in links:
+        if kind == h5l.TYPE_EXTERNAL:
+            target = f.get(name, getlink=True)
+            found.append((f"/{name}", f"external link to {target.filename}:{target.path}"))
+        elif kind not in (h5l.TYPE_HARD, h5l.TYPE_SOFT):
+            found.append((f"/{name}", "user-defined link"))
+    datasets: list[bytes] = []
+    h5o.visit(f.id, lambda name, info: datasets.append(name) if info.type == h5o.TYPE_DATASET else None, info=True)
+    for name in datasets:
+        plist = h5d.open(f.id, name).get_create_plist()
+        where = "/" + name.decode(errors="replace")
+        if plist.get_external_count():
+            found.append((where, f"raw data stored in an external file ({plist.get_external(0)[0].decode()})"))
+        if plist.get_layout() == h5d.VIRTUAL:
+            files = {plist.get_virtual_filename(i) for i in range(plist.get_virtual_count())} - {"."}
+            if files:
+                found.append((where, f"virtual dataset reading from {sorted(files)[0]}"))
+    return found
+
+
+def check_self_contained(f: h5py.File, path: str | Path) -> None:
+    """Raise :class:`ParseError` when ``f`` links to data outside itself (links, external or virtual storage).
+
+    A dataset is a file people download from strangers: reading it must never read other files
+    on the reader's machine.
+    """
+    found = outside_references(f)
+    if found:
+        where, what = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise ParseError(path, f"{where}: {what}{more}; expected a self-contained file")
+
+
 def check_format(f: h5py.File, path: str | Path) -> tuple[int, int]:
-    """Raise :class:`ParseError` unless ``f`` is a complete gazelab dataset of a readable version."""
+    """Raise :class:`ParseError` unless ``f`` is a complete, self-contained gazelab dataset of a readable version."""
+    check_self_contained(f, path)
     name = f.attrs.get("format")
     if isinstance(name, bytes):
         name = name.decode()
@@ -75,7 +120,7 @@ def validate(path: str | Path) -> list[Problem]:
     path = Path(path)
     problems: list[Problem] = []
     if not path.is_file():
-        return [Problem(str(path), "no such file")]
+        return [Problem(str(path), "not a regular file" if path.exists() else "no such file")]
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
@@ -89,6 +134,14 @@ def validate(path: str | Path) -> list[Problem]:
                 problems.append(Problem(where, f"could not be checked: {type(exc).__name__}: {exc}"))
 
         ok_format = [False]
+        try:
+            outside = outside_references(f)
+        except Exception as exc:  # a damaged file must become a report, never a traceback
+            return [Problem("/", f"could not be checked: {type(exc).__name__}: {exc}")]
+        for where, what in outside:
+            problems.append(Problem(where, f"{what}; a dataset must be self-contained"))
+        if outside:  # nothing more is read: it would read the outside files
+            return problems
 
         def fmt() -> None:
             try:
@@ -170,8 +223,32 @@ def _check_table(
             problems.append(Problem(f"/{name}/id", "ids are not unique"))
 
 
+def _check_names(st: h5py.Group, problems: list[Problem]) -> None:
+    """Stimulus ids and file names become file names on export: each must be a safe relative name."""
+    from gazelab._io import safe_name
+    from gazelab.errors import ParameterError
+
+    for col in ("file_name", "id"):
+        names = st[col].asstr()[()]
+        bad = []
+        for i, name in enumerate(names):
+            try:
+                safe_name(name)
+            except ParameterError:
+                bad.append(i)
+        if bad:
+            problems.append(
+                Problem(
+                    f"/stimuli/{col}",
+                    f"{len(bad)} unsafe names (row {bad[0]}: {names[bad[0]]!r}); expected a relative name "
+                    "without '..', a drive, a leading '/' or control characters",
+                )
+            )
+
+
 def _check_stimuli(f: h5py.File, problems: list[Problem], lengths: dict[str, int]) -> None:
     st = f["stimuli"]
+    _check_names(st, problems)
     w = st["width_px"][()]
     h = st["height_px"][()]
     ch = st["channels"][()]

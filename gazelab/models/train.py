@@ -30,7 +30,7 @@ from gazelab._io import atomic_path
 from gazelab.analysis import metrics as M
 from gazelab.datasets.gaze_dataset import GazeDataset, Split, make_splits
 from gazelab.datasets.transforms import Resize
-from gazelab.errors import ParameterError
+from gazelab.errors import ParameterError, ParseError
 from gazelab.models.losses import LOSSES, LambdaSchedule, alignment_loss
 from gazelab.models.net import AttentionNet, combine_attention
 
@@ -357,7 +357,12 @@ def align(
     history: list[dict[str, Any]] = []
     start = 0
     if resume:
-        state = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        try:  # tensors and plain data only: a planted checkpoint cannot run code
+            state = torch.load(ckpt_path, map_location=dev, weights_only=True)
+        except Exception as exc:  # pickle.UnpicklingError and friends: not our checkpoint
+            raise ParseError(
+                ckpt_path, f"not a gazelab checkpoint of tensors and plain data ({type(exc).__name__}); refused"
+            ) from None
         diff = {k: v for k, v in asdict(cfg).items() if k != "epochs" and state["config"].get(k) != v}
         if diff:
             raise ParameterError("config", diff, f"the settings of the run in {out} to resume it")

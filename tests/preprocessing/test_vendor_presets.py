@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from gazelab.acquisition.simulated_observer import simulate_gaze
 from gazelab.cli import cli
 from gazelab.errors import ParameterError, ParseError
 from gazelab.geometry import Geometry
 from gazelab.preprocessing import available_readers, detect_fixations, read, read_iohub, read_tabular
 from gazelab.preprocessing.readers import available_presets
-from gazelab.simulation import simulate_gaze
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "vendors"
 G = Geometry(1920, 1080, 53.0, 30.0, 60.0)

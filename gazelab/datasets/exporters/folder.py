@@ -14,13 +14,15 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 
+from gazelab._io import atomic_folder, check_output, safe_name
 from gazelab.datasets import schema
 from gazelab.datasets.validate import check_format
 from gazelab.errors import ParameterError
 
-__all__ = ["export_folder", "map_png"]
+__all__ = ["export_folder"]
 
 
 def map_png(saliency: np.ndarray) -> bytes:
@@ -35,15 +37,22 @@ def map_png(saliency: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def export_folder(path: str | Path, out: str | Path, *, progress: bool | None = None) -> Path:
+def export_folder(path: str | Path, out: str | Path, *, overwrite: bool = False, progress: bool | None = None) -> Path:
     """Write a dataset as images + PNG maps + CSV tables.
+
+    The folder is filled under a temporary name beside ``out`` and renamed when complete. Every
+    stored name that becomes a file name (a stimulus's ``file_name``, its ``id``) must be a safe
+    relative name, and the dataset must be self-contained: nothing is written outside ``out`` and
+    nothing outside the dataset file is read.
 
     Parameters
     ----------
     path : path
         The gazelab dataset (``.h5``).
     out : path
-        Output folder; created; must be empty if it exists.
+        Output folder; created; if it exists it must be empty, or ``overwrite`` must be True.
+    overwrite : bool, optional
+        Replace an existing, non-empty ``out`` (only once the new folder is complete).
     progress : bool or None, optional
         Progress bar (None: on a terminal).
 
@@ -51,32 +60,63 @@ def export_folder(path: str | Path, out: str | Path, *, progress: bool | None = 
     -------
     Path
         The folder.
-    """
 
+    Raises
+    ------
+    ParameterError
+        For a non-empty ``out`` without ``overwrite``, an ``out`` holding the dataset, or an
+        unsafe stored name.
+    ParseError
+        For a file that is not a complete, self-contained gazelab dataset.
+    """
     path, out = Path(path), Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise ParameterError("out", str(out), "a new or empty folder")
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "maps").mkdir(exist_ok=True)
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        if not overwrite:
+            raise ParameterError("out", str(out), "a new or empty folder (or pass --overwrite to replace it)")
+        check_output(out, overwrite=overwrite, inputs=(path,))
+    if path.resolve().is_relative_to(out.resolve()):
+        raise ParameterError("out", str(out), f"a folder that does not hold the dataset {path}")
     with h5py.File(path, "r") as f:
         check_format(f, path)
         st = schema.read_table(f, "stimuli")
         fx = schema.read_table(f, "fixations")
         obs = f["observers/id"].asstr()[()]
-        for i in tqdm(
-            range(len(st)),
-            desc="export",
-            unit="stimulus",
-            disable=None if progress is None else not progress,
-            leave=False,
-        ):
-            (out / "images" / str(st["file_name"][i])).write_bytes(f[schema.image_path(i)][()].tobytes())
-            (out / "maps" / f"{st['id'][i]}.png").write_bytes(map_png(f[schema.map_path(i)][()]))
-    table = fx.assign(stimulus=st["id"].to_numpy()[fx["stimulus"]], observer=obs[fx["observer"]])
-    table[["stimulus", "observer", "x_px", "y_px", "onset_ms", "duration_ms", "order"]].to_csv(
-        out / "fixations.csv", index=False
-    )
-    st[["id", "file_name", "width_px", "height_px", "label", "split", "sigma_px"]].to_csv(
-        out / "stimuli.csv", index=False
-    )
+        files, maps = _names(st)
+        with atomic_folder(out) as tmp:
+            _write_stimuli(f, tmp, files, maps, progress)
+            table = fx.assign(stimulus=st["id"].to_numpy()[fx["stimulus"]], observer=obs[fx["observer"]])
+            table[["stimulus", "observer", "x_px", "y_px", "onset_ms", "duration_ms", "order"]].to_csv(
+                tmp / "fixations.csv", index=False
+            )
+            st[["id", "file_name", "width_px", "height_px", "label", "split", "sigma_px"]].to_csv(
+                tmp / "stimuli.csv", index=False
+            )
     return out
+
+
+def _names(st: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The image and map file names of every stimulus, each checked to stay inside the folder."""
+    files = [safe_name(str(n), "stimulus file_name") for n in st["file_name"]]
+    maps = [safe_name(f"{i}.png", "stimulus id") for i in st["id"].astype(str)]
+    for what, names in (("stimulus file_name", files), ("stimulus id", maps)):
+        if len(set(names)) != len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            raise ParameterError(what, dup, "names that are distinct (two stimuli would write one file)")
+    return files, maps
+
+
+def _write_stimuli(f: h5py.File, out: Path, files: list[str], maps: list[str], progress: bool | None) -> None:
+    (out / "images").mkdir()
+    (out / "maps").mkdir()
+    for i in tqdm(
+        range(len(files)),
+        desc="export",
+        unit="stimulus",
+        disable=None if progress is None else not progress,
+        leave=False,
+    ):
+        target = out / "images" / files[i]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(f[schema.image_path(i)][()].tobytes())
+        (out / "maps" / maps[i]).parent.mkdir(parents=True, exist_ok=True)
+        (out / "maps" / maps[i]).write_bytes(map_png(f[schema.map_path(i)][()]))

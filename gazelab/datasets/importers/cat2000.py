@@ -55,6 +55,7 @@ def import_cat2000(
     BuildReport
     """
     from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError  # a text file named .mat
 
     root = Path(source)
     train = root / "trainSet" if (root / "trainSet").is_dir() else root
@@ -69,7 +70,7 @@ def import_cat2000(
                 raise ParseError(mat, f"fixation locations of {cat.name}/{img.name} missing")
             try:
                 locs = np.asarray(loadmat(mat)["fixLocs"])
-            except (KeyError, ValueError, OSError) as exc:
+            except (KeyError, ValueError, OSError, MatReadError) as exc:
                 raise ParseError(mat, f"expected a variable 'fixLocs' (binary fixation map) ({exc})") from None
             row = stimulus_row(
                 img, sigma_px=sigma_px, sigma_fraction=sigma_fraction, label=cat.name, stim_id=f"{cat.name}/{img.stem}"

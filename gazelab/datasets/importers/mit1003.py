@@ -58,10 +58,11 @@ def fixations_from_eye_data(
 
 def _eye_data(mat: Path) -> np.ndarray:
     from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError  # a text file named .mat
 
     try:
         m = loadmat(mat, squeeze_me=True, struct_as_record=False)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, MatReadError) as exc:
         raise ParseError(mat, f"cannot read the MATLAB file ({exc})") from None
     names = [k for k in m if not k.startswith("__")]
     if len(names) != 1:

@@ -72,6 +72,7 @@ def import_nus_scene(
         If the folder does not have the published layout (naming the file and what was expected).
     """
     from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError  # a text file named .mat
 
     src = Path(source)
     mat = src / "fixations.mat"
@@ -82,7 +83,7 @@ def import_nus_scene(
         raise ParameterError("sigma_px", sigma_px, "a sigma > 0 (image px)")
     try:
         cells = loadmat(mat)["fixations"]
-    except (KeyError, ValueError, OSError) as exc:
+    except (KeyError, ValueError, OSError, MatReadError) as exc:
         raise ParseError(mat, f"no readable MATLAB variable 'fixations' ({exc})") from None
     if cells.ndim != 2 or cells.dtype != object:
         raise ParseError(mat, f"'fixations' is {cells.dtype} {cells.shape}; expected a cell array images x observers")

@@ -87,6 +87,7 @@ def _from_json(root: Path, split: str, sigma_px: float | None, sigma_fraction: f
 
 def _from_mat(root: Path, split: str, sigma_px: float | None, sigma_fraction: float):
     from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError  # a text file named .mat
 
     folder = root / "fixations" / split
     files = sorted(folder.glob("*.mat"))
@@ -97,7 +98,7 @@ def _from_mat(root: Path, split: str, sigma_px: float | None, sigma_fraction: fl
         try:
             m = loadmat(mat, squeeze_me=False)
             gaze = m["gaze"]
-        except (KeyError, ValueError, OSError) as exc:
+        except (KeyError, ValueError, OSError, MatReadError) as exc:
             raise ParseError(mat, f"expected a variable 'gaze' (struct array of observers) ({exc})") from None
         stimuli.append(
             stimulus_row(

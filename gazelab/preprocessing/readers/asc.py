@@ -29,11 +29,30 @@ Anything else is an error naming the file and line, as are sample lines with the
 fields, non-numeric fields, sample lines outside a recording block, a file with no samples, and
 a file that ends inside a line. A last block without ``END`` is read with a warning (an error
 with ``strict=True``).
+
+Impossible data is refused with the line that holds it: sample times that go backwards within a
+block, or repeat (allowed only as edf2asc's integer timestamps above 1 kHz, at most
+``ceil(rate / 1000)`` times); infinite values or magnitudes above :data:`MAX_ABS_VALUE` in
+samples and events (a missing value is ``.``; a spelled-out ``nan`` reads as missing too), and
+non-finite times of samples, events, messages and blocks; a
+``DISPLAY_COORDS`` / ``GAZE_COORDS`` screen that is not 1 to :data:`MAX_SCREEN_PX` px wide and high.
+
+Limits
+------
+The reader holds the decompressed file in memory and indexes its lines, so it refuses input past
+two documented limits before it gets there: :data:`MAX_BYTES` (1 GiB decompressed, about 4 hours
+of binocular 1 kHz samples) and :data:`MAX_LINES` (16 million lines). A ``.gz`` is inflated in
+chunks and stopped as soon as either limit is passed (a gzip bomb costs a few MB), a plain file
+larger than :data:`MAX_BYTES` is refused from its size without reading it, and a file holding NUL
+bytes or a UTF-16 byte-order mark is refused as not being edf2asc's text. Peak memory is bounded
+by about the decompressed size plus ~60 bytes per line. Both limits are keyword arguments of
+:func:`read_asc` for larger recordings.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import re
 import sys
 import warnings
@@ -50,7 +69,16 @@ from gazelab.preprocessing.readers._registry import register_reader
 from gazelab.preprocessing.readers._trials import assign_trials, build_trials
 from gazelab.preprocessing.recording import EYES, Recording, events_frame
 
-__all__ = ["read_asc"]
+__all__ = ["MAX_ABS_VALUE", "MAX_BYTES", "MAX_LINES", "MAX_SCREEN_PX", "read_asc"]
+
+MAX_BYTES = 1 << 30
+"""Largest decompressed ASC file read by default (bytes): 1 GiB."""
+MAX_LINES = 16_000_000
+"""Most lines read by default: 16 million (4.4 hours of 1 kHz samples)."""
+MAX_ABS_VALUE = 1e7
+"""Largest magnitude of a sample or event value (px, px/deg, deg/s, pupil units): beyond it, impossible."""
+MAX_SCREEN_PX = 100_000
+"""Largest screen width or height (px) a DISPLAY_COORDS / GAZE_COORDS message may give."""
 
 _EVENT_LINES = {"SFIX", "SSACC", "SBLINK", "EFIX", "ESACC", "EBLINK"}
 _IGNORED = {"PRESCALER", "VPRESCALER", "EVENTS"}
@@ -99,8 +127,72 @@ class _Layout:
         return " ".join(parts)
 
 
-def _open_bytes(path: Path, progress: bool | None) -> bytes:
-    """Read the whole (decompressed) file, with a progress bar over the file's bytes."""
+class _Reader:
+    """Collects the (decompressed) bytes of a file, refusing it past the limits or when it is not text."""
+
+    def __init__(self, path: Path, max_bytes: int, max_lines: int) -> None:
+        self.path, self.max_bytes, self.max_lines = path, max_bytes, max_lines
+        self.data = bytearray()
+        self.lines = -1  # not counted while the text is shorter than max_lines bytes
+
+    def take(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        if not self.data and chunk[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            raise ParseError(self.path, "UTF-16 text; expected edf2asc's ASCII/UTF-8 output (re-save it as UTF-8)", 1)
+        nul = chunk.find(b"\x00")
+        if nul >= 0:
+            line = self.data.count(b"\n") + chunk.count(b"\n", 0, nul) + 1
+            raise ParseError(self.path, "binary data (a NUL byte); expected the text of an EyeLink ASC file", line)
+        if self.lines < 0 and len(self.data) + len(chunk) > self.max_lines:  # now it could be too many
+            self.lines = self.data.count(b"\n")
+        if self.lines >= 0:
+            self.lines += chunk.count(b"\n")
+        if len(self.data) + len(chunk) > self.max_bytes:
+            raise ParseError(
+                self.path,
+                f"more than {self.max_bytes} bytes of text (decompressed); the reader's limit is "
+                f"max_bytes={self.max_bytes} (gazelab.preprocessing.readers.asc.MAX_BYTES): "
+                "pass a larger max_bytes to read_asc for a longer recording",
+            )
+        if self.lines > self.max_lines:
+            raise ParseError(
+                self.path,
+                f"more than {self.max_lines} lines; the reader's limit is max_lines={self.max_lines} "
+                "(gazelab.preprocessing.readers.asc.MAX_LINES): pass a larger max_lines to read_asc "
+                "for a longer recording",
+            )
+        self.data += chunk
+
+
+def _inflate(raw: Any, reader: _Reader, bar: Any) -> None:
+    """Decompress a (multi-member) gzip stream in bounded chunks into ``reader``."""
+    d = zlib.decompressobj(wbits=31)
+    try:
+        while True:
+            block = raw.read(_CHUNK)
+            if not block:
+                break
+            bar.update(len(block))
+            if d.eof:  # the next member starts at a block boundary
+                d = zlib.decompressobj(wbits=31)
+            buf = block
+            while buf:
+                reader.take(d.decompress(buf, _CHUNK))  # at most _CHUNK bytes out per call
+                if d.eof:  # concatenated gzip members
+                    buf = d.unused_data
+                    if buf:
+                        d = zlib.decompressobj(wbits=31)
+                else:
+                    buf = d.unconsumed_tail
+    except zlib.error as exc:
+        raise ParseError(reader.path, f"not a valid gzip stream ({exc})") from None
+    if not d.eof:
+        raise ParseError(reader.path, "the gzip stream ends early: the file is truncated")
+
+
+def _open_bytes(path: Path, progress: bool | None, max_bytes: int = MAX_BYTES, max_lines: int = MAX_LINES) -> bytearray:
+    """Read the whole (decompressed) file within the limits, with a progress bar over the file's bytes."""
     from tqdm.auto import tqdm
 
     size = path.stat().st_size
@@ -109,7 +201,13 @@ def _open_bytes(path: Path, progress: bool | None) -> bytes:
     if not gz:
         with path.open("rb") as fh:
             gz = fh.read(2) == b"\x1f\x8b"
-    chunks: list[bytes] = []
+    if not gz and size > max_bytes:
+        raise ParseError(
+            path,
+            f"{size} bytes; the reader's limit is max_bytes={max_bytes} "
+            "(gazelab.preprocessing.readers.asc.MAX_BYTES): pass a larger max_bytes to read_asc for a longer recording",
+        )
+    reader = _Reader(path, max_bytes, max_lines)
     with (
         path.open("rb") as raw,
         tqdm(
@@ -122,30 +220,15 @@ def _open_bytes(path: Path, progress: bool | None) -> bytes:
         ) as bar,
     ):
         if gz:
-            d = zlib.decompressobj(wbits=31)
-            while True:
-                block = raw.read(_CHUNK)
-                if not block:
-                    break
-                bar.update(len(block))
-                try:
-                    chunks.append(d.decompress(block))
-                    while d.eof and d.unused_data:  # concatenated gzip members
-                        rest = d.unused_data
-                        d = zlib.decompressobj(wbits=31)
-                        chunks.append(d.decompress(rest))
-                except zlib.error as exc:
-                    raise ParseError(path, f"not a valid gzip stream ({exc})") from None
-            if not d.eof:
-                raise ParseError(path, "the gzip stream ends early: the file is truncated")
+            _inflate(raw, reader, bar)
         else:
             while True:
                 block = raw.read(_CHUNK)
                 if not block:
                     break
                 bar.update(len(block))
-                chunks.append(block)
-    data = b"".join(chunks)
+                reader.take(block)
+    data = reader.data
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     return data
@@ -257,6 +340,75 @@ def _parse_sample_group(
     return df
 
 
+def _check_samples(path: Path, samples: pd.DataFrame, line_of: np.ndarray, block_rate: np.ndarray) -> None:
+    """Refuse impossible samples, naming the line: out-of-range values, times not increasing in a block."""
+    for col in samples.columns:
+        if col in ("time_ms", "block") or samples[col].dtype != np.float64:
+            continue
+        v = samples[col].to_numpy()
+        bad = np.abs(v) > MAX_ABS_VALUE  # NaN (missing) compares False; inf is caught
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ParseError(
+                path,
+                f"{col} value {v[i]!r} is impossible; expected a finite number of magnitude <= {MAX_ABS_VALUE:g} "
+                "or '.' for a missing value",
+                int(line_of[i]),
+            )
+    t = samples["time_ms"].to_numpy()
+    blk = samples["block"].to_numpy()
+    bad = ~np.isfinite(t)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ParseError(path, f"sample time {t[i]!r}; expected a finite time in ms", int(line_of[i]))
+    if len(t) < 2:
+        return
+    same_block = blk[1:] == blk[:-1]
+    back = same_block & (t[1:] < t[:-1])
+    if back.any():
+        i = int(np.argmax(back))
+        raise ParseError(
+            path,
+            f"sample time {t[i + 1]:.10g} ms goes back from {t[i]:.10g} ms (line {line_of[i]}); "
+            "expected times increasing within a recording block",
+            int(line_of[i + 1]),
+        )
+    dup = same_block & (t[1:] == t[:-1])
+    if dup.any():  # edf2asc writes integer ms above 1 kHz: up to ceil(rate/1000) samples share one
+        idx = np.arange(len(t))
+        first = np.maximum.accumulate(np.where(np.r_[True, ~dup], idx, 0))
+        allowed = np.ceil(block_rate[blk] / 1000.0)
+        over = (idx - first) >= allowed
+        if over.any():
+            i = int(np.argmax(over))
+            raise ParseError(
+                path,
+                f"sample time {t[i]:.10g} ms repeats (first on line {line_of[first[i]]}); expected times increasing "
+                f"within a recording block (at {block_rate[blk[i]]:g} Hz at most {int(allowed[i])} "
+                "sample(s) per integer ms)",
+                int(line_of[i]),
+            )
+
+
+def _check_events(path: Path, events: pd.DataFrame) -> None:
+    """Refuse tracker events with non-finite times or impossible values, naming the line."""
+    times_ = ("onset_ms", "offset_ms", "duration_ms")
+    cols = [c for c in events.columns if c not in ("type", "eye", "line", *times_) and events[c].dtype == np.float64]
+    if not len(events) or not cols:
+        return
+    values = events[cols].to_numpy()
+    times = events[list(times_)].to_numpy()
+    bad = (np.abs(values) > MAX_ABS_VALUE).any(axis=1) | ~np.isfinite(times).all(axis=1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ParseError(
+            path,
+            f"{events['type'].iloc[i]!s} event holds an impossible value; expected finite times and values "
+            f"of magnitude <= {MAX_ABS_VALUE:g} ('.' for a missing one)",
+            int(events["line"].iloc[i]),
+        )
+
+
 def _rebuild_times(t: np.ndarray, block: np.ndarray, rate_hz: np.ndarray) -> tuple[np.ndarray, bool]:
     """Spread repeated integer timestamps (2 kHz files) by the sample period."""
     if len(t) < 2:
@@ -277,6 +429,8 @@ def read_asc(
     *,
     strict: bool = False,
     progress: bool | None = None,
+    max_bytes: int = MAX_BYTES,
+    max_lines: int = MAX_LINES,
 ) -> Recording:
     """Read an EyeLink ASC file (``.asc`` or gzip-compressed ``.asc.gz``).
 
@@ -292,6 +446,10 @@ def read_asc(
     progress : bool or None, optional
         Show a progress bar while reading. None (default) shows one for files over 2 MB when
         standard error is a terminal.
+    max_bytes, max_lines : int, optional
+        Limits on the decompressed size and the number of lines (default :data:`MAX_BYTES`,
+        1 GiB, and :data:`MAX_LINES`, 16 million); past either the file is refused before
+        memory runs out.
 
     Returns
     -------
@@ -312,9 +470,9 @@ def read_asc(
     """
     path = Path(path)
     if not path.is_file():
-        raise ParseError(path, "no such file")
-    data = _open_bytes(path, progress)
-    if not data.strip():
+        raise ParseError(path, "not a regular file (a folder, FIFO or device)" if path.exists() else "no such file")
+    data = _open_bytes(path, progress, max_bytes, max_lines)
+    if re.search(rb"\S", data) is None:
         raise ParseError(path, "the file is empty; expected an EyeLink ASC file")
 
     arr = np.frombuffer(data, dtype=np.uint8)
@@ -368,7 +526,7 @@ def read_asc(
         try:
             if kind == "MSG":
                 parts = line.split(None, 2)
-                t = float(parts[1])
+                t = _time(parts[1])
                 offset, text = _split_offset(parts[2].rstrip() if len(parts) > 2 else "")
                 msg_time.append(t - offset)
                 msg_offset.append(offset)
@@ -386,14 +544,14 @@ def read_asc(
                         lineno,
                     )
                 block_start_line.append(lineno)
-                block_start_time.append(float(tokens[1]))
+                block_start_time.append(_time(tokens[1]))
                 block_layout.append(None)
                 block_res.append((np.nan, np.nan))
             elif kind == "END":
                 if len(block_start_line) != len(block_end_line) + 1:
                     raise ParseError(path, "END line without a START line", lineno)
                 block_end_line.append(lineno)
-                block_end_time.append(float(tokens[1]))
+                block_end_time.append(_time(tokens[1]))
                 up = [t.upper() for t in tokens]
                 if "RES" in up:
                     j = up.index("RES")
@@ -423,6 +581,8 @@ def read_asc(
                 )
         except ParseError:
             raise
+        except _Impossible as exc:
+            raise ParseError(path, f"{exc}: {line.strip()[:80]!r}", lineno) from None
         except (ValueError, IndexError):
             raise ParseError(path, f"malformed {kind} line: {line.strip()[:80]!r}", lineno) from None
         last_kind = kind if kind == "MSG" else "other"
@@ -497,6 +657,7 @@ def read_asc(
         samples = samples.iloc[np.argsort(np.concatenate(order), kind="stable")].reset_index(drop=True)
 
     block_rate = np.array([lay.rate_hz if lay else np.nan for lay in layouts])
+    _check_samples(path, samples, sample_lines + 1, block_rate)
     t_raw = samples["time_ms"].to_numpy()
     blk = samples["block"].to_numpy()
     t, rebuilt = _rebuild_times(t_raw, blk, block_rate[blk])
@@ -505,6 +666,7 @@ def read_asc(
 
     # ---- events, messages --------------------------------------------------------------------
     events = events_frame(ev_rows)
+    _check_events(path, events)
     messages = pd.DataFrame(
         {
             "time_ms": np.asarray(msg_time, dtype=float),
@@ -548,7 +710,7 @@ def read_asc(
     messages = messages[["time_ms", "offset_ms", "text", "block", "trial", "line"]]
 
     # ---- metadata ------------------------------------------------------------------------------
-    screen_px = _screen_from_messages(messages)
+    screen_px = _screen_from_messages(messages, path)
     eyes = tuple(e for e in ("L", "R") if any(lay and e in lay.eyes for lay in layouts))
     rates = pd.Series(block_rate[counts > 0])
     rate = float(rates.mode().iloc[0]) if len(rates) else float("nan")
@@ -620,6 +782,17 @@ def _split_offset(text: str) -> tuple[float, str]:
     return 0.0, text
 
 
+class _Impossible(ValueError):
+    """A line that parses but holds a value no tracker can produce (its message is the error's)."""
+
+
+def _time(tok: str) -> float:
+    t = float(tok)
+    if not math.isfinite(t):
+        raise _Impossible(f"time {tok!r}; expected a finite time in ms")
+    return t
+
+
 def _block_of(times: np.ndarray, on: np.ndarray, off: np.ndarray) -> pd.arrays.IntegerArray:
     """Index of the block whose [onset, offset] holds each time, or <NA>."""
     if len(on) == 0 or len(times) == 0:
@@ -630,7 +803,7 @@ def _block_of(times: np.ndarray, on: np.ndarray, off: np.ndarray) -> pd.arrays.I
     return pd.arrays.IntegerArray(np.where(ok, k, 0).astype(np.int64), ~ok)
 
 
-def _screen_from_messages(messages: pd.DataFrame) -> tuple[int, int] | None:
+def _screen_from_messages(messages: pd.DataFrame, path: Path | None = None) -> tuple[int, int] | None:
     for key in ("DISPLAY_COORDS", "GAZE_COORDS"):
         hit = messages["text"].str.startswith(key)
         if hit.any():
@@ -640,6 +813,14 @@ def _screen_from_messages(messages: pd.DataFrame) -> tuple[int, int] | None:
             except ValueError:
                 continue
             w, h = right - left, bottom - top
+            if not (np.isfinite([left, top, right, bottom]).all() and 0 < w < MAX_SCREEN_PX and 0 < h < MAX_SCREEN_PX):
+                line = int(messages["line"][hit].iloc[0]) if "line" in messages else None
+                raise ParseError(
+                    path if path is not None else "<messages>",
+                    f"{key} {' '.join(vals)} gives a screen of {w:g} x {h:g} px; expected left top right bottom "
+                    f"with a width and height of 1 to {MAX_SCREEN_PX} px",
+                    line,
+                )
             # SR Research writes the last pixel (0 0 1919 1079); some software writes the size
             # itself (0 0 1920 1080): an even span is taken as the size
             w = w if w > 0 and w % 2 == 0 else w + 1

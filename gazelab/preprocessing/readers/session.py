@@ -39,6 +39,24 @@ def _complete_lines(path: Path) -> bytes:
     return data[: data.rfind(b"\n") + 1]
 
 
+def _first_bad_line(data: bytes) -> tuple[int | None, str | None]:
+    """The 1-based number of the first sample line that is not all numbers (error path only)."""
+    lines = data.decode("utf-8", errors="replace").split("\n")
+    n_cols = len(lines[0].split("\t"))
+    for i, line in enumerate(lines[1:], start=2):
+        if not line:
+            continue
+        fields = line.split("\t")
+        if len(fields) != n_cols:
+            return i, f"{len(fields)} fields; expected {n_cols}"
+        for tok in fields:
+            try:
+                float(tok)
+            except ValueError:
+                return i, f"non-numeric field {tok[:40]!r}; expected a number"
+    return None, None
+
+
 @register_reader("gazelab-session", folder_marker="session.json")
 def read_session(path: str | Path, *, use_edf: bool = True) -> Recording:
     """Read a gazelab session folder.
@@ -77,9 +95,13 @@ def read_session(path: str | Path, *, use_edf: bool = True) -> Recording:
         raise ParseError(meta_path, f"sampling_rate_hz {meta.get('sampling_rate_hz')!r}; expected a rate > 0 (Hz)")
     sample_path = folder / "samples.tsv"
     try:
-        samples = pd.read_csv(io.BytesIO(_complete_lines(sample_path)), sep="\t", dtype=float, engine="c")
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise ParseError(sample_path, f"cannot parse the samples ({exc})") from None
+        data = _complete_lines(sample_path)
+        samples = pd.read_csv(io.BytesIO(data), sep="\t", dtype=float, engine="c")
+    except (ValueError, pd.errors.ParserError) as exc:
+        line, what = _first_bad_line(data)
+        raise ParseError(sample_path, f"cannot parse the samples ({what or exc})", line) from None
+    except OSError as exc:
+        raise ParseError(sample_path, f"cannot read the samples ({exc.strerror or exc})") from None
     if len(samples) == 0:
         raise ParseError(sample_path, "no samples recorded")
     t = samples["device_time_ms"].to_numpy()

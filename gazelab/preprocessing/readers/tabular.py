@@ -144,14 +144,17 @@ def available_presets() -> list[str]:
 def _load(path: Path, sep: str, comment: str | None) -> tuple[pd.DataFrame, np.ndarray]:
     """The table as text cells, and each row's 1-based line in the file."""
     if not path.is_file():
-        raise ParseError(path, "no such file")
+        raise ParseError(path, "not a regular file (a folder, FIFO or device)" if path.exists() else "no such file")
     try:
         import gzip
 
         opener = gzip.open if path.name.lower().endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
             lines = fh.read().splitlines()
-    except (UnicodeDecodeError, EOFError, OSError) as exc:
+    except UnicodeDecodeError as exc:
+        hint = " (a UTF-16 file: re-save it as UTF-8)" if exc.object[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise ParseError(path, f"byte 0x{exc.object[exc.start]:02x} is not UTF-8; expected UTF-8 text{hint}") from None
+    except (EOFError, OSError) as exc:
         raise ParseError(path, f"cannot read as text: {exc}") from None
     skip = 0
     while comment and skip < len(lines) and lines[skip].startswith(comment):
