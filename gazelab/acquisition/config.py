@@ -68,6 +68,8 @@ class Calibration:
     validation_threshold_deg: float = 1.0
     max_error_deg: float = 1.5
     max_attempts: int = 3
+    #: with an EyeLink: also run gazelab's own validation after the Host's (default: the Host's only)
+    own_validation: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ class TrackerConfig:
     camera: int | str = 0
     #: webcam backend: frame rate asked of the camera, Hz (a video file plays at its own)
     camera_fps: float = 30.0
+    #: eyelink backend: the Host PC's address, ``dummy`` (pylink's dummy mode) or ``replay:PATH``
+    address: str = "100.1.1.1"
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,13 @@ def _camera(path: Path, trk: _Fields) -> int | str:
     return str(video)
 
 
+def _flag(path: Path, spec: _Fields, key: str) -> bool:
+    value = spec.get(key, False)
+    if not isinstance(value, bool):
+        raise ParseError(path, f"field '{key}': {value!r}; expected true or false")
+    return value
+
+
 def load_config(path: str | Path) -> ExperimentConfig:
     """Read and validate an experiment YAML file.
 
@@ -256,6 +267,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
         cal.number("validation_threshold_deg", 1.0, unit="deg"),
         cal.number("max_error_deg", 1.5, unit="deg"),
         cal.integer("max_attempts", 3, minimum=1),
+        _flag(path, cal, "own_validation"),
     )
     cal.check_unknown()
     trk = top.sub("tracker")
@@ -265,6 +277,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
         trk.choice("eye", "L", ("L", "R", "LR")),
         _camera(path, trk),
         trk.number("camera_fps", 30.0, unit="Hz"),
+        str(trk.get("address", "100.1.1.1")),
     )
     trk.check_unknown()
     seed = top.get("seed", None)

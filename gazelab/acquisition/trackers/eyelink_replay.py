@@ -35,7 +35,7 @@ import pandas as pd
 
 from gazelab.errors import GazelabError
 
-__all__ = ["ReplayLink", "REPLAY_PREFIX"]
+__all__ = ["REPLAY_PREFIX", "ReplayLink"]
 
 #: ``--tracker-address replay:PATH``
 REPLAY_PREFIX = "replay:"
@@ -65,45 +65,45 @@ def _missing(v: float) -> float:
 class _Eye:
     """One eye of a sample (pylink's sample eye data: ``getGaze``, ``getPupilSize``)."""
 
-    __slots__ = ("_x", "_y", "_p")
+    __slots__ = ("_p", "_x", "_y")
 
     def __init__(self, x: float, y: float, p: float) -> None:
         self._x, self._y, self._p = x, y, p
 
-    def getGaze(self) -> tuple[float, float]:  # noqa: N802 (pylink's names)
+    def getGaze(self) -> tuple[float, float]:
         return self._x, self._y
 
-    def getPupilSize(self) -> float:  # noqa: N802
+    def getPupilSize(self) -> float:
         return self._p
 
 
 class _Sample:
     """pylink's ``Sample``: time, which eyes, and per eye gaze and pupil."""
 
-    __slots__ = ("_t", "_left", "_right")
+    __slots__ = ("_left", "_right", "_t")
 
     def __init__(self, t: float, left: _Eye | None, right: _Eye | None) -> None:
         self._t, self._left, self._right = t, left, right
 
-    def getType(self) -> int:  # noqa: N802
+    def getType(self) -> int:
         return SAMPLE_TYPE
 
-    def getTime(self) -> float:  # noqa: N802
+    def getTime(self) -> float:
         return self._t
 
-    def isLeftSample(self) -> bool:  # noqa: N802
+    def isLeftSample(self) -> bool:
         return self._left is not None
 
-    def isRightSample(self) -> bool:  # noqa: N802
+    def isRightSample(self) -> bool:
         return self._right is not None
 
-    def isBinocular(self) -> bool:  # noqa: N802
+    def isBinocular(self) -> bool:
         return self._left is not None and self._right is not None
 
-    def getLeftEye(self) -> _Eye | None:  # noqa: N802
+    def getLeftEye(self) -> _Eye | None:
         return self._left
 
-    def getRightEye(self) -> _Eye | None:  # noqa: N802
+    def getRightEye(self) -> _Eye | None:
         return self._right
 
 
@@ -113,34 +113,34 @@ class _Event:
     def __init__(self, code: int, row: Any, start: bool) -> None:
         self._code, self._row, self._start = code, row, start
 
-    def getType(self) -> int:  # noqa: N802
+    def getType(self) -> int:
         return self._code
 
-    def getEye(self) -> int:  # noqa: N802
+    def getEye(self) -> int:
         return LEFT_EYE if self._row.eye == "L" else RIGHT_EYE
 
-    def getTime(self) -> float:  # noqa: N802
+    def getTime(self) -> float:
         return float(self._row.onset_ms if self._start else self._row.offset_ms)
 
-    def getStartTime(self) -> float:  # noqa: N802
+    def getStartTime(self) -> float:
         return float(self._row.onset_ms)
 
-    def getEndTime(self) -> float:  # noqa: N802
+    def getEndTime(self) -> float:
         return float(self._row.offset_ms)
 
-    def getAverageGaze(self) -> tuple[float, float]:  # noqa: N802
+    def getAverageGaze(self) -> tuple[float, float]:
         return _missing(self._row.x_px), _missing(self._row.y_px)
 
-    def getAveragePupilSize(self) -> float:  # noqa: N802
+    def getAveragePupilSize(self) -> float:
         return 0.0 if not np.isfinite(self._row.pupil) else float(self._row.pupil)
 
-    def getStartGaze(self) -> tuple[float, float]:  # noqa: N802
+    def getStartGaze(self) -> tuple[float, float]:
         return _missing(self._row.x_start_px), _missing(self._row.y_start_px)
 
-    def getEndGaze(self) -> tuple[float, float]:  # noqa: N802
+    def getEndGaze(self) -> tuple[float, float]:
         return _missing(self._row.x_end_px), _missing(self._row.y_end_px)
 
-    def getPeakVelocity(self) -> float:  # noqa: N802
+    def getPeakVelocity(self) -> float:
         v = self._row.peak_velocity_deg_s
         return float(MISSING_DATA) if not np.isfinite(v) else float(v)
 
@@ -232,7 +232,7 @@ class ReplayLink:
         return texts
 
     # -- the clock --------------------------------------------------------------------------------
-    def trackerTime(self) -> float:  # noqa: N802
+    def trackerTime(self) -> float:
         """The link's clock (the file's), ms."""
         return self._clock0_ms + (time.perf_counter() - self._host0) * 1000.0 * self.speed
 
@@ -242,7 +242,7 @@ class ReplayLink:
             self._clock0_ms += t_ms - now
 
     # -- recording --------------------------------------------------------------------------------
-    def startRecording(self, *flags: int) -> int:  # noqa: N802
+    def startRecording(self, *flags: int) -> int:
         """Start serving data from now (from the next recorded block when now is in a gap)."""
         now = self.trackerTime()
         i = int(np.searchsorted(self._t, now, side="left"))
@@ -255,16 +255,16 @@ class ReplayLink:
         self._recording, self._stop_ms = True, np.inf
         return 0
 
-    def stopRecording(self) -> None:  # noqa: N802
+    def stopRecording(self) -> None:
         """Stop: what was recorded up to now stays in the buffer until read."""
         if self._recording:
             self._stop_ms = self.trackerTime()
             self._recording = False
 
-    def isRecording(self) -> int:  # noqa: N802
+    def isRecording(self) -> int:
         return 0 if self._recording else -1
 
-    def getNextData(self) -> int:  # noqa: N802
+    def getNextData(self) -> int:
         """The next item's type (``SAMPLE_TYPE`` or an event code) or 0 when nothing is due."""
         limit = min(self.trackerTime(), self._stop_ms)
         ts = self._t[self._si] if self._si < len(self._t) else np.inf
@@ -280,7 +280,7 @@ class ReplayLink:
         self._ei += 1
         return self._ev[self._ei - 1][0]
 
-    def getFloatData(self) -> _Sample | _Event | None:  # noqa: N802
+    def getFloatData(self) -> _Sample | _Event | None:
         """The item the last ``getNextData`` returned."""
         if self._current is None:
             return None
@@ -300,7 +300,7 @@ class ReplayLink:
                 eyes[e] = _Eye(_missing(x), _missing(y), float(p))
         return _Sample(float(self._t[i]), eyes.get("L"), eyes.get("R"))
 
-    def getNewestSample(self) -> _Sample | None:  # noqa: N802
+    def getNewestSample(self) -> _Sample | None:
         """The newest sample due now while recording (None otherwise); the buffer is not consumed."""
         if not self._recording:
             return None
@@ -308,47 +308,47 @@ class ReplayLink:
         return self._sample(i) if i >= 0 and i >= self._si - 1 else None
 
     # -- messages, commands, setup ----------------------------------------------------------------
-    def sendMessage(self, text: str) -> int:  # noqa: N802
+    def sendMessage(self, text: str) -> int:
         self.messages.append((self.trackerTime(), str(text)))
         return 0
 
-    def sendCommand(self, text: str) -> int:  # noqa: N802
+    def sendCommand(self, text: str) -> int:
         self.commands.append(str(text))
         return 0
 
-    def setOfflineMode(self) -> None:  # noqa: N802
+    def setOfflineMode(self) -> None:
         self.stopRecording()
 
-    def doTrackerSetup(self, *args: Any) -> None:  # noqa: N802
+    def doTrackerSetup(self, *args: Any) -> None:
         """Returns at once; the calibration message becomes the file's next validation result."""
         self._cal_message = self._calibration_lines.pop(0) if self._calibration_lines else ""
 
-    def doDriftCorrect(self, x: int, y: int, draw: int, allow_setup: int) -> int:  # noqa: N802
+    def doDriftCorrect(self, x: int, y: int, draw: int, allow_setup: int) -> int:
         """Returns 0 (done) at once; the calibration message becomes the file's next drift check."""
         self._cal_message = self._drift_lines.pop(0) if self._drift_lines else ""
         return 0
 
-    def getCalibrationMessage(self) -> str:  # noqa: N802
+    def getCalibrationMessage(self) -> str:
         return self._cal_message
 
-    def getCalibrationResult(self) -> int:  # noqa: N802
+    def getCalibrationResult(self) -> int:
         return 0
 
-    def isConnected(self) -> int:  # noqa: N802
+    def isConnected(self) -> int:
         return 1
 
-    def breakPressed(self) -> int:  # noqa: N802
+    def breakPressed(self) -> int:
         return 0
 
     # -- the data file ----------------------------------------------------------------------------
-    def openDataFile(self, name: str) -> int:  # noqa: N802
+    def openDataFile(self, name: str) -> int:
         self.data_file = str(name)
         return 0
 
-    def closeDataFile(self) -> int:  # noqa: N802
+    def closeDataFile(self) -> int:
         return 0
 
-    def receiveDataFile(self, src: str, dest: str) -> int:  # noqa: N802
+    def receiveDataFile(self, src: str, dest: str) -> int:
         """A copy of the source file at ``dest`` with the source's suffix (.asc, .asc.gz, .edf); its size."""
         suffix = "".join(self.source.suffixes[-2:]) if self.source.name.endswith(".gz") else self.source.suffix
         target = Path(dest).with_suffix("")
