@@ -10,11 +10,13 @@ EyeLinkTracker code path runs against real data without pylink or a tracker. It 
 the real code path at full rate and dry runs of an experiment before a lab day.
 
 The link's clock is the file's clock, running in real time (times ``speed``) from the link's
-construction. Like a tracker that starts recording, ``startRecording`` moves the clock forward to
-the start of the file's next recording block when it is called in a gap between blocks (or
-before the first), so each recording span of the session is served from recorded data; a span
-longer than the file's block has no data after the block's end (the file holds none), and past
-the file's end nothing is served. Samples missing in the file (blinks) are served as pylink
+construction, :data:`PREROLL_MS` before the file's first sample. Like a tracker that starts
+recording, ``startRecording`` moves the clock forward to the start of the file's next recording
+block when it is called in a gap between blocks or inside a block already served, so each
+recording span of the session (a trial) is served from a recorded block of its own; a span
+longer than the file's block has no data after the block's end (the file holds none, and
+samples received fall short of samples expected), and past the file's last block nothing is
+served. Samples missing in the file (blinks) are served as pylink
 does: gaze :data:`MISSING_DATA`, pupil 0.
 
 ``doTrackerSetup`` and ``doDriftCorrect`` return at once; ``getCalibrationMessage`` then gives
@@ -54,6 +56,9 @@ MISSING_DATA = -32768
 ESC_KEY = 0x1B
 LEFT_EYE = 0  # pylink EyeEvent.getEye(): 0 (LEFT_EYE) or 1 (RIGHT_EYE)
 RIGHT_EYE = 1
+
+#: the link's clock starts this long before the file's first sample (instructions, setup)
+PREROLL_MS = 2000.0
 
 _EVENT_CODES = {"fixation": (STARTFIX, ENDFIX), "saccade": (STARTSACC, ENDSACC), "blink": (STARTBLINK, ENDBLINK)}
 
@@ -180,12 +185,14 @@ class ReplayLink:
         self._t = s["time_ms"].to_numpy(float)
         self._xyp = {e: self._eye_arrays(s, e) for e in self.eyes}
         self._block_onsets = rec.blocks["onset_ms"].to_numpy(float)
+        self._block_offsets = rec.blocks["offset_ms"].to_numpy(float)
+        self._served: set[int] = set()
         self._build_events(rec.events)
         self._calibration_lines = self._grouped(rec.messages, validations(rec.messages))
         self._drift_lines = self._grouped(rec.messages, drift_checks(rec.messages))
         self._cal_message = ""
         self.speed = float(speed)
-        self._clock0_ms = float(self._t[0])
+        self._clock0_ms = float(self._t[0]) - PREROLL_MS
         self._host0 = time.perf_counter()
         self._si = self._ei = 0
         self._recording = False
@@ -245,10 +252,12 @@ class ReplayLink:
     def startRecording(self, *flags: int) -> int:
         """Start serving data from now (from the next recorded block when now is in a gap)."""
         now = self.trackerTime()
-        i = int(np.searchsorted(self._t, now, side="left"))
-        if i < len(self._t) and (i == 0 or self._t[i] - self._t[i - 1] > 2.5 * 1000.0 / self.sampling_rate_hz):
-            nxt = self._block_onsets[self._block_onsets >= self._t[i]]
-            self._jump_to(float(nxt[0]) if len(nxt) else float(self._t[i]))
+        b = int(np.searchsorted(self._block_onsets, now, side="right")) - 1
+        inside = b >= 0 and now <= self._block_offsets[b]
+        if (not inside or b in self._served) and b + 1 < len(self._block_onsets):
+            b += 1
+            self._jump_to(float(self._block_onsets[b]))
+        self._served.add(b)
         start = self.trackerTime()
         self._si = int(np.searchsorted(self._t, start, side="left"))
         self._ei = int(np.searchsorted(self._ev_t, start, side="left"))
