@@ -254,11 +254,12 @@ class ReplayLink:
         now = self.trackerTime()
         b = int(np.searchsorted(self._block_onsets, now, side="right")) - 1
         inside = b >= 0 and now <= self._block_offsets[b]
+        start = now
         if (not inside or b in self._served) and b + 1 < len(self._block_onsets):
             b += 1
             self._jump_to(float(self._block_onsets[b]))
+            start = float(self._block_onsets[b])  # the block from its first sample
         self._served.add(b)
-        start = self.trackerTime()
         self._si = int(np.searchsorted(self._t, start, side="left"))
         self._ei = int(np.searchsorted(self._ev_t, start, side="left"))
         self._recording, self._stop_ms = True, np.inf
