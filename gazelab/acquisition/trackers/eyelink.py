@@ -276,6 +276,8 @@ class EyeLinkTracker(Tracker):
                 row += [_value(x), _value(y), pupil]
         row.append(1.0)
         self.n_received += 1
+        if self.spans_ms and row[0] < self.spans_ms[-1][0]:  # the span holds its first sample
+            self.spans_ms[-1][0] = row[0]
         return tuple(row)
 
     def _event_row(self, kind: str, e: object, host: float) -> tuple:
