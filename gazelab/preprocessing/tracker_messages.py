@@ -257,7 +257,7 @@ def result_in_text(text: str | None) -> dict[str, float]:
     --------
     >>> result_in_text("DRIFTCORRECT R RIGHT at 512,384  OFFSET 0.39 deg.  -9.8,9.6 pix.")["offset_x_px"]
     -9.8
-    >>> np.isnan(result_in_text("")["offset_deg"])
+    >>> bool(np.isnan(result_in_text("")["offset_deg"]))
     True
     """
     out = dict.fromkeys(["mean_error_deg", "max_error_deg", "offset_deg", "offset_x_px", "offset_y_px"], np.nan)
