@@ -15,10 +15,14 @@ Example (every field shown; those with defaults may be left out)::
     seed: null                            # fixes the random order for everyone when set
     instructions: "Look at the pictures freely. Press SPACE to start."
     calibration: {points: 9, validation_threshold_deg: 1.0, max_error_deg: 1.5, max_attempts: 3}
+    # calibration.own_validation: true adds gazelab's validation after an EyeLink's own (default false)
     drift_check_every: 5                  # trials; 0 = never
     tracker: {backend: simulated, sampling_rate_hz: 1000, eye: L}
     # webcam backend only: camera index or video file (relative to this file), its frame rate
     #   tracker: {backend: webcam, camera: 0, camera_fps: 30, eye: L}
+    # eyelink backend: the Host PC's address (default 100.1.1.1; --tracker-address wins), 'dummy' for
+    # pylink's dummy mode, 'replay:PATH' to replay an .asc/.asc.gz/.edf recording (dry runs)
+    #   tracker: {backend: eyelink, address: 100.1.1.1, sampling_rate_hz: 1000, eye: R}
     output: sessions/
 """
 

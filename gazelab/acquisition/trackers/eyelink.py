@@ -1,17 +1,24 @@
 """SR Research EyeLink through ``pylink`` (``pip install sr-research-pylink``, the ``eyelink`` extra).
 
-The flow of SR Research's examples: connect (or ``EyeLink(None)``, dummy mode, when
-``address=None``), open an EDF file on the Host with a DOS-safe name (at most 8 characters),
-set the screen coordinates and the data filters, ``DISPLAY_COORDS`` into the EDF, sampling rate
-and eye from the config; record with ``startRecording``; messages with ``sendMessage``; at the
-end close the EDF and transfer it into the session folder (``receiveDataFile``), where
-``edf2asc`` turns it into an ASC file that :func:`gazelab.preprocessing.read_asc` reads.
+The flow of SR Research's examples: connect to the Host at ``address`` (default ``100.1.1.1``;
+``'dummy'`` is pylink's dummy mode, ``'replay:PATH'`` the
+:class:`~gazelab.acquisition.trackers.eyelink_replay.ReplayLink`), open an EDF file on the Host
+with a DOS-safe name (at most 8 characters), set the screen coordinates and the data filters,
+``DISPLAY_COORDS`` into the EDF, sampling rate and eye from the config; record with
+``startRecording``; messages with ``sendMessage``; at the end close the EDF and transfer it into
+the session folder (``receiveDataFile``).
 
-Dummy mode has no gaze: :meth:`newest_samples` then returns nothing and the calibration
-samples are empty (``pylink`` returns None), which the runner's validation reports as data
-loss. The Host-driven setup (``doTrackerSetup``, :meth:`EyeLinkTracker.host_setup`) draws in
-gazelab's PsychoPy window through :mod:`~gazelab.acquisition.trackers.eyelink_display`; without
-such a display ``doTrackerSetup`` would spin forever, so it is never called without one.
+Data: on every call of :meth:`~EyeLinkTracker.newest_samples` (every frame) the link buffer is
+drained with ``getNextData``/``getFloatData`` as SR Research's PsychoPy plugin does (its
+BufferedData component): every sample, and the fixation, saccade and blink events
+(:meth:`~EyeLinkTracker.link_events`); MISSING_DATA and zero pupil become empty values; lost-data
+events are counted. Calibration, validation and drift checks are the tracker's: their result is
+what ``getCalibrationMessage`` reports, or not measured.
+
+Dummy mode has no gaze and no calibration. The Host-driven setup (``doTrackerSetup``,
+:meth:`EyeLinkTracker.host_setup`) draws in gazelab's PsychoPy window through
+:mod:`~gazelab.acquisition.trackers.eyelink_display`; without such a display ``doTrackerSetup``
+would spin forever, so it is never called without one.
 """
 
 from __future__ import annotations
