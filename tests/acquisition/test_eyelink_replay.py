@@ -98,6 +98,32 @@ def test_replayed_session_receives_every_sample_and_event(tmp_path, name, rate):
     for a, b in spans:
         inside |= (fx["onset_ms"] >= a).to_numpy() & (fx["offset_ms"] <= b).to_numpy()
     np.testing.assert_array_equal(np.sort(got["onset_ms"].to_numpy()), np.sort(fx["onset_ms"].to_numpy()[inside]))
+    # the same through the CLI, and ivt on the link samples finds the file's fixations over the span
+    from click.testing import CliRunner
+
+    from gazelab.cli import cli
+
+    for algo in ("eyelink", "ivt"):
+        out = tmp_path / f"fix-{algo}.csv"
+        args = [
+            "fixations",
+            str(folder),
+            "-a",
+            algo,
+            "--screen-cm",
+            "37.5",
+            "28",
+            "--distance-cm",
+            "60",
+            "-o",
+            str(out),
+        ]
+        r = CliRunner().invoke(cli, args)
+        assert r.exit_code == 0, r.output
+        table = pd.read_csv(out)
+        want = fx["onset_ms"].to_numpy()[inside]
+        near = np.abs(table["onset_ms"].to_numpy()[:, None] - want[None, :]).min(axis=0) <= 20
+        assert near.mean() >= (1.0 if algo == "eyelink" else 0.6), (algo, near)
     # the EDF stand-in came back, stimuli sit beside it, IMGLOAD names them relative to it
     assert (folder / meta["tracker_data_file"]).is_file()
     imgload = rec.messages[rec.messages["text"].str.startswith("!V IMGLOAD")]["text"]
