@@ -56,6 +56,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench_hdf5_layout.py
 	$(BIN)/python benchmarks/simulated_vs_real.py
 	$(BIN)/python benchmarks/bench_webcam.py
+	$(BIN)/python benchmarks/bench_eyelink_replay.py
 
 # the peers two export tests load our files with (pysaliency; Hugging Face datasets), each in a
 # throwaway folder beside the repo, not in the venv (neither is a gazelab dependency, and pysaliency

@@ -15,10 +15,14 @@ Example (every field shown; those with defaults may be left out)::
     seed: null                            # fixes the random order for everyone when set
     instructions: "Look at the pictures freely. Press SPACE to start."
     calibration: {points: 9, validation_threshold_deg: 1.0, max_error_deg: 1.5, max_attempts: 3}
+    # calibration.own_validation: true adds gazelab's validation after an EyeLink's own (default false)
     drift_check_every: 5                  # trials; 0 = never
     tracker: {backend: simulated, sampling_rate_hz: 1000, eye: L}
     # webcam backend only: camera index or video file (relative to this file), its frame rate
     #   tracker: {backend: webcam, camera: 0, camera_fps: 30, eye: L}
+    # eyelink backend: the Host PC's address (default 100.1.1.1; --tracker-address wins), 'dummy' for
+    # pylink's dummy mode, 'replay:PATH' to replay an .asc/.asc.gz/.edf recording (dry runs)
+    #   tracker: {backend: eyelink, address: 100.1.1.1, sampling_rate_hz: 1000, eye: R}
     output: sessions/
 """
 
@@ -68,6 +72,8 @@ class Calibration:
     validation_threshold_deg: float = 1.0
     max_error_deg: float = 1.5
     max_attempts: int = 3
+    #: with an EyeLink: also run gazelab's own validation after the Host's (default: the Host's only)
+    own_validation: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,8 @@ class TrackerConfig:
     camera: int | str = 0
     #: webcam backend: frame rate asked of the camera, Hz (a video file plays at its own)
     camera_fps: float = 30.0
+    #: eyelink backend: the Host PC's address, ``dummy`` (pylink's dummy mode) or ``replay:PATH``
+    address: str = "100.1.1.1"
 
 
 @dataclass(frozen=True)
@@ -211,6 +219,13 @@ def _camera(path: Path, trk: _Fields) -> int | str:
     return str(video)
 
 
+def _flag(path: Path, spec: _Fields, key: str) -> bool:
+    value = spec.get(key, False)
+    if not isinstance(value, bool):
+        raise ParseError(path, f"field '{key}': {value!r}; expected true or false")
+    return value
+
+
 def load_config(path: str | Path) -> ExperimentConfig:
     """Read and validate an experiment YAML file.
 
@@ -248,6 +263,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
         cal.number("validation_threshold_deg", 1.0, unit="deg"),
         cal.number("max_error_deg", 1.5, unit="deg"),
         cal.integer("max_attempts", 3, minimum=1),
+        _flag(path, cal, "own_validation"),
     )
     cal.check_unknown()
     trk = top.sub("tracker")
@@ -257,6 +273,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
         trk.choice("eye", "L", ("L", "R", "LR")),
         _camera(path, trk),
         trk.number("camera_fps", 30.0, unit="Hz"),
+        str(trk.get("address", "100.1.1.1")),
     )
     trk.check_unknown()
     seed = top.get("seed", None)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from gazelab.acquisition.calibration import Thresholds, target_layout, validation_report
 from gazelab.acquisition.config import ExperimentConfig, is_video
@@ -84,6 +85,7 @@ def make_tracker(backend: str, config: ExperimentConfig, participant: str, sessi
 
         return EyeLinkTracker(
             config.geometry,
+            address=config.tracker.address,
             sampling_rate_hz=config.tracker.sampling_rate_hz,
             eyes=config.tracker.eye,
             edf=edf_name(participant, session),
@@ -101,6 +103,14 @@ def _tracker_metadata(trk: Tracker) -> dict[str, Any]:
     """What a backend adds to session.json (the webcam: gaze source, camera, dropped frames)."""
     extra = getattr(trk, "session_metadata", None)
     return dict(extra()) if callable(extra) else {}
+
+
+def _drain(trk: Tracker, writer: SessionWriter) -> None:
+    """Every sample (and, from an EyeLink, every link event) received since the last call into the session."""
+    writer.add_samples(trk.newest_samples())
+    events = getattr(trk, "link_events", None)
+    if callable(events):
+        writer.add_events(events())
 
 
 def _convert(edf: Path, writer: SessionWriter, echo: Callable[[str], None]) -> None:
@@ -142,7 +152,7 @@ class _Session:
     def pump_until(self, end_ms: float) -> None:
         """Move samples to the session files and watch for Escape until host time ``end_ms``."""
         while True:
-            self.writer.add_samples(self.tracker.newest_samples())
+            _drain(self.tracker, self.writer)
             if "escape" in self.display.keys(["escape"]):
                 raise _Abort
             left = end_ms - host_time_ms()
@@ -174,19 +184,49 @@ class _Session:
         return out
 
     def calibrate(self) -> None:
-        # EyeLink: the Host's own camera setup and calibration first (dummy mode has no camera to set up)
-        if hasattr(self.tracker, "host_setup") and not getattr(self.tracker, "dummy", True):
-            self.display.text("Camera setup and calibration on the EyeLink Host PC.\nESCAPE there returns here.")
-            self.display.flip()
-            events = self.tracker.host_setup(self.display)
-            self.writer.write_json("host_setup.json", {"events": [list(e) for e in events]})
+        if hasattr(self.tracker, "host_setup"):  # EyeLink: the Host's setup is the calibration and validation
+            self.host_calibration()
+            if not self.cfg.calibration.own_validation:
+                return
+        self.own_calibration()
+
+    def host_calibration(self) -> None:
+        """The Host-driven setup (doTrackerSetup); its result recorded as the tracker reports it."""
+        from gazelab.preprocessing.tracker_messages import validations
+
+        if getattr(self.tracker, "dummy", True):  # dummy mode: no camera, no calibration
+            self.writer.write_json(
+                "calibration.json", {"source": "eyelink", "result": "not measured", "why": "pylink dummy mode"}
+            )
+            return
+        self.display.text("Camera setup and calibration on the EyeLink Host PC.\nESCAPE there returns here.")
+        self.display.flip()
+        events = self.tracker.host_setup(self.display)
+        self.writer.write_json("host_setup.json", {"events": [list(e) for e in events]})
+        text = getattr(self.tracker, "calibration_text", "")
+        t = self.tracker.tracker_time_ms()
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        table = validations(pd.DataFrame({"time_ms": [t] * len(lines), "text": lines}))
+        for ln in lines:  # the Host wrote these into the EDF itself: the session's copy only
+            if ln.startswith("!CAL"):
+                self.writer.message(ln, t)
+        result = table.drop(columns=["line"]).to_dict("records") if len(table) else "not measured"
+        self.writer.write_json("calibration.json", {"source": "eyelink", "tracker_message": text, "result": result})
+        self.echo(f"EyeLink validation: {lines[0] if lines else 'not measured (the tracker reported none)'}")
+
+    def own_calibration(self) -> None:
+        """gazelab's own calibration and validation (simulated and webcam trackers; EyeLink when asked)."""
+        from gazelab.preprocessing.tracker_messages import format_validation_line
+
+        own_fit = not hasattr(self.tracker, "host_setup")  # an EyeLink calibrates itself: gazelab only validates
         cal = self.cfg.calibration
         g = self.cfg.geometry
         targets = target_layout(cal.points, g)
         thresholds = Thresholds(fair_mean_deg=cal.validation_threshold_deg, fair_max_deg=cal.max_error_deg)
         reports = []
         for attempt in range(1, cal.max_attempts + 1):
-            self.msg(f"!CAL CALIBRATION HV{cal.points} attempt {attempt}")
+            if own_fit:
+                self.msg(f"!CAL CALIBRATION HV{cal.points} attempt {attempt}")
             self.tracker.apply_calibration(targets, self._collect(targets, "calibration"))
             val = self._collect(targets, "validation")
             # the first recorded eye's (x, y): columns 2-3 of a sample row
@@ -209,7 +249,13 @@ class _Session:
                 }
             )
             self.writer.write_json("calibration.json", {"validations": reports})
-            self.msg(f"!CAL {report.summary()}")
+            eyes = self.tracker.eyes
+            kind = f"HV{cal.points}" if own_fit else f"GAZELAB-HV{cal.points}"  # never mistaken for the Host's
+            self.msg(
+                format_validation_line(
+                    eyes[0], eyes, report.grade, report.mean_error_deg, report.max_error_deg, calibration_type=kind
+                )
+            )
             self.echo(f"validation {attempt}: {report.summary()}")
             lines = [
                 f"Validation {attempt}: {report.grade}",
@@ -238,9 +284,23 @@ class _Session:
         self.display.target(cx, cy)
         self.display.flip()
         self.pump(0.3)
-        dx, dy = self.tracker.drift_correct(cx, cy)
-        err = float(self.cfg.geometry.angle_between(cx, cy, cx + dx, cy + dy))
-        self.msg(f"DRIFTCORRECT {self.tracker.eyes} at {cx:.0f},{cy:.0f} OFFSET {err:.2f} deg. {dx:.1f},{dy:.1f} pix.")
+        from gazelab.preprocessing.tracker_messages import drift_checks, format_drift_line
+
+        offset = self.tracker.drift_correct(cx, cy)
+        eyes = self.tracker.eyes
+        text = getattr(self.tracker, "calibration_text", "")
+        if text and len(drift_checks(pd.DataFrame({"time_ms": [0.0], "text": [text.strip()]}))):
+            line = text.strip()  # the tracker's own DRIFTCORRECT line
+        elif offset is None or not np.isfinite(offset).all():
+            line = format_drift_line(eyes[0], eyes, (cx, cy))  # OFFSET not measured
+        else:
+            dx, dy = offset
+            err = float(self.cfg.geometry.angle_between(cx, cy, cx + dx, cy + dy))
+            line = format_drift_line(eyes[0], eyes, (cx, cy), err, (dx, dy))
+        if getattr(self.tracker, "host_writes_calibration_records", False):
+            self.writer.message(line, self.tracker.tracker_time_ms())  # the Host wrote its own into the EDF
+        else:
+            self.msg(line)
 
     def trial(self, k: int, path: Path) -> None:
         if is_video(path):
@@ -269,7 +329,8 @@ class _Session:
     ) -> None:
         """Recording off, the trial's variables and result, its trials.csv row, the inter-trial pause."""
         self.tracker.stop_recording()
-        self.writer.add_samples(self.tracker.newest_samples())
+        _drain(self.tracker, self.writer)
+        self.writer.update_metadata(**_tracker_metadata(self.tracker))
         self.msg(f"!V TRIAL_VAR stimulus {path.name}")
         self.msg(f"!V TRIAL_VAR scale {placement.scale:.4f}")
         for name, value in (trial_vars or {}).items():
@@ -305,11 +366,14 @@ class _Session:
         self.display.image(path, placement)
         if k == 1:
             self.display.screenshot("trial-1")
+        rel = self._stimulus_copy(path)
         imgload = (
-            f"!V IMGLOAD CENTER {path.name} {(left + right) / 2:.0f} {(top + bottom) / 2:.0f} "
+            f"!V IMGLOAD CENTER {rel} {(left + right) / 2:.0f} {(top + bottom) / 2:.0f} "
             f"{right - left:.0f} {bottom - top:.0f}"
         )
+        iarea = f"!V IAREA RECTANGLE 1 {left:.0f} {top:.0f} {right:.0f} {bottom:.0f} image"
         self.display.flip(on_flip=lambda: (self.msg(imgload), self.msg("STIMULUS_ONSET")))
+        self.msg(iarea)
         onset = self.tracker.tracker_time_ms()
         self.pump(cfg.timing.stimulus_ms / 1000.0)
         self.display.flip(on_flip=lambda: self.msg("STIMULUS_OFFSET"))
@@ -387,6 +451,17 @@ class _Session:
             video={"fps": round(info.fps, 6), "frames_shown": shown, "frames_skipped": skipped},
         )
 
+    def _stimulus_copy(self, path: Path) -> str:
+        """The stimulus copied into the session's ``stimuli/`` folder; its path relative to the EDF's folder."""
+        from gazelab._io import safe_name
+
+        name = safe_name(path.name)
+        target = self.writer.folder / "stimuli" / name
+        if not target.exists():
+            target.parent.mkdir(exist_ok=True)
+            shutil.copyfile(path, target)
+        return f"stimuli/{name}"
+
     def _log(self, row: dict[str, Any]) -> None:
         new = not self.trial_log.exists()
         buf = io.StringIO()
@@ -405,7 +480,7 @@ def _save_tracker_data(
     """Stop recording and keep the tracker's last samples and data file (after a failure: best effort)."""
     try:
         trk.stop_recording()
-        writer.add_samples(trk.newest_samples())
+        _drain(trk, writer)
         writer.update_metadata(**_tracker_metadata(trk))
         data_file = trk.fetch_data_file(folder)
         if data_file is not None:
@@ -514,7 +589,13 @@ def run_session(
             "refresh_hz": config.refresh_hz,
         },
     }
-    writer = SessionWriter(folder, meta, eyes=trk.eyes, resume=resume)
+    trk.connect()  # before the folder exists: a Host that does not answer leaves nothing behind
+    meta.update(sampling_rate_hz=trk.sampling_rate_hz, **_tracker_metadata(trk))
+    try:
+        writer = SessionWriter(folder, meta, eyes=trk.eyes, resume=resume)
+    except BaseException:
+        trk.close()
+        raise
     writer.write_json("config.json", config.to_dict())
     if config.source is not None and config.source.is_file():
         shutil.copyfile(config.source, folder / "config.yaml")
@@ -529,7 +610,6 @@ def run_session(
             display = PsychoPyDisplay(g, fullscr=fullscr, screenshot_dir=screenshot_dir)
         run = _Session(config, trk, writer, display, echo)
         run.unattended = unattended
-        trk.connect()
         clock_offset = trk.tracker_time_ms() - host_time_ms()
         writer.update_metadata(tracker_minus_host_clock_ms=clock_offset, **_tracker_metadata(trk))
         run.msg(f"DISPLAY_COORDS 0 0 {g.width_px - 1} {g.height_px - 1}")

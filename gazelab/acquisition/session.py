@@ -14,6 +14,11 @@ A session folder (``<out>/sub-<participant>/ses-<session>/``) holds:
 ``messages.tsv``
     Append-only: ``device_time_ms``, ``host_time_ms``, ``text`` (EyeLink conventions:
     ``TRIALID``, ``!V IMGLOAD``, ``!V TRIAL_VAR``, ``TRIAL_RESULT``...).
+``events.tsv``
+    Append-only, the tracker's own link events (EyeLink: fixations, saccades, blinks, one line
+    when each ends): ``type``, ``eye``, ``onset_ms``, ``offset_ms``, ``duration_ms`` (tracker clock),
+    ``x_px``, ``y_px``, ``pupil``, ``x_start_px``, ``y_start_px``, ``x_end_px``, ``y_end_px``,
+    ``peak_velocity_deg_s``, ``host_time_ms`` (received). Written only by trackers that send events.
 ``trials.csv``, ``calibration.json``, ``config.yaml``
     Trial log, calibration/validation results and the config snapshot (written by the runner).
 
@@ -39,11 +44,36 @@ from typing import Any
 from gazelab import __version__
 from gazelab.errors import GazelabError, ParameterError, ParseError
 
-__all__ = ["SESSION_FORMAT", "SESSION_VERSION", "SessionWriter", "host_time_ms", "recover", "session_dir"]
+__all__ = [
+    "EVENT_FILE_COLUMNS",
+    "SESSION_FORMAT",
+    "SESSION_VERSION",
+    "SessionWriter",
+    "host_time_ms",
+    "recover",
+    "session_dir",
+]
 
 SESSION_FORMAT = "gazelab-session"
 SESSION_VERSION = "1.0"
 EYE_NAMES = {"L": "left", "R": "right"}
+#: Columns of ``events.tsv``.
+EVENT_FILE_COLUMNS = [
+    "type",
+    "eye",
+    "onset_ms",
+    "offset_ms",
+    "duration_ms",
+    "x_px",
+    "y_px",
+    "pupil",
+    "x_start_px",
+    "y_start_px",
+    "x_end_px",
+    "y_end_px",
+    "peak_velocity_deg_s",
+    "host_time_ms",
+]
 
 
 def host_time_ms() -> float:
@@ -136,6 +166,7 @@ class SessionWriter:
         self.columns = cols
         self._samples = self._open("samples.tsv", "\t".join(cols))
         self._messages = self._open("messages.tsv", "device_time_ms\thost_time_ms\ttext")
+        self._events: _Stream | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._last_fsync = time.monotonic()
@@ -157,15 +188,18 @@ class SessionWriter:
         tmp.write_text(json.dumps(self.metadata, indent=2, default=str) + "\n", encoding="utf-8")
         os.replace(tmp, self.folder / "session.json")
 
+    def _streams(self) -> list[_Stream]:
+        return [s for s in (self._samples, self._messages, self._events) if s is not None]
+
     def _drain(self, fsync: bool) -> None:
         with self._lock:
-            chunks = [(s, "".join(s.buffer)) for s in (self._samples, self._messages) if s.buffer]
-            for s in (self._samples, self._messages):
+            chunks = [(s, "".join(s.buffer)) for s in self._streams() if s.buffer]
+            for s in self._streams():
                 s.buffer = []
         for s, text in chunks:
             os.write(s.fd, text.encode("utf-8"))
         if fsync:
-            for s in (self._samples, self._messages):
+            for s in self._streams():
                 os.fsync(s.fd)
             self._last_fsync = time.monotonic()
 
@@ -180,6 +214,16 @@ class SessionWriter:
         with self._lock:
             self._samples.buffer.append(text)
             self.n_samples += len(rows)
+
+    def add_events(self, rows: list[tuple]) -> None:
+        """Queue tracker events: tuples in the order of :data:`EVENT_FILE_COLUMNS` (None for missing)."""
+        if not rows:
+            return
+        text = "".join("\t".join(_fmt(v) for v in row) + "\n" for row in rows)
+        with self._lock:
+            if self._events is None:
+                self._events = self._open("events.tsv", "\t".join(EVENT_FILE_COLUMNS))
+            self._events.buffer.append(text)
 
     def message(self, text: str, device_time_ms: float, host_time: float | None = None) -> None:
         """Queue a message (one line; tabs and newlines become spaces)."""
@@ -206,7 +250,7 @@ class SessionWriter:
         self._stop.set()
         self._thread.join()
         self._drain(fsync=True)
-        for s in (self._samples, self._messages):
+        for s in self._streams():
             os.close(s.fd)
         self.metadata.update({"status": status, "closed_utc": _now(), "n_samples": self.n_samples})
         self._write_metadata()
@@ -258,7 +302,7 @@ def recover(folder: str | Path) -> dict[str, Any]:
     if meta.get("format") != SESSION_FORMAT:
         raise ParseError(meta_path, f"format {meta.get('format')!r}; expected {SESSION_FORMAT!r}")
     report: dict[str, Any] = {"previous_status": meta.get("status")}
-    for name in ("samples.tsv", "messages.tsv"):
+    for name in ("samples.tsv", "messages.tsv", "events.tsv"):
         path = folder / name
         if not path.exists():
             continue

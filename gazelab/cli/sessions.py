@@ -25,6 +25,13 @@ from gazelab.cli._base import cli
     help="webcam: camera index or video file (overrides the experiment's tracker.camera).",
 )
 @click.option(
+    "--tracker-address",
+    default=None,
+    metavar="ADDRESS",
+    help="eyelink: the Host PC's address (default: the experiment's tracker.address, else 100.1.1.1); "
+    "'dummy' for pylink's dummy mode; 'replay:PATH' replays an .asc/.asc.gz/.edf recording (dry runs).",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -49,6 +56,7 @@ def run_cmd(
     session: str,
     tracker: str | None,
     camera: str | None,
+    tracker_address: str | None,
     out: Path | None,
     resume: bool,
     windowed: bool,
@@ -70,6 +78,8 @@ def run_cmd(
             )
         cam: int | str = int(camera) if camera.isdigit() else str(Path(camera).resolve())
         config = replace(config, tracker=replace(config.tracker, camera=cam))
+    if tracker_address is not None:  # the flag wins over the experiment file
+        config = replace(config, tracker=replace(config.tracker, address=tracker_address))
     folder = run_session(
         config,
         participant,

@@ -24,6 +24,7 @@ __all__ = [
     "drift_checks",
     "format_drift_line",
     "format_validation_line",
+    "result_in_text",
     "validations",
 ]
 
@@ -234,3 +235,36 @@ def format_drift_line(
     if offset_deg is None or offset_px is None or not np.isfinite(offset_deg):
         return head + "not measured"
     return head + f"{offset_deg:.2f} deg.  {offset_px[0]:.1f},{offset_px[1]:.1f} pix."
+
+
+_ERROR_ANYWHERE = re.compile(rf"ERROR\s+(?P<mean>{_NUM})\s+avg\.\s+(?P<max>{_NUM})\s+max")
+_OFFSET_ANYWHERE = re.compile(rf"OFFSET\s+(?P<off>{_NUM})\s+deg\.\s+(?P<ox>{_NUM}),\s*(?P<oy>{_NUM})\s+pix\.")
+
+
+def result_in_text(text: str | None) -> dict[str, float]:
+    """The errors and offset a tracker states in free text (pylink's ``getCalibrationMessage()``).
+
+    The tracker's result text after a validation or drift check holds EyeLink's usual phrases
+    (``ERROR 0.38 avg. 0.69 max``, ``OFFSET 0.24 deg. 6.9,5.4 pix.``) with or without the
+    ``!CAL VALIDATION``/``DRIFTCORRECT`` head; what is not there is NaN (not measured).
+
+    Returns
+    -------
+    dict
+        ``mean_error_deg``, ``max_error_deg``, ``offset_deg``, ``offset_x_px``, ``offset_y_px``.
+
+    Examples
+    --------
+    >>> result_in_text("DRIFTCORRECT R RIGHT at 512,384  OFFSET 0.39 deg.  -9.8,9.6 pix.")["offset_x_px"]
+    -9.8
+    >>> bool(np.isnan(result_in_text("")["offset_deg"]))
+    True
+    """
+    out = dict.fromkeys(["mean_error_deg", "max_error_deg", "offset_deg", "offset_x_px", "offset_y_px"], np.nan)
+    err = _ERROR_ANYWHERE.search(text or "")
+    if err:
+        out.update(mean_error_deg=float(err["mean"]), max_error_deg=float(err["max"]))
+    off = _OFFSET_ANYWHERE.search(text or "")
+    if off:
+        out.update(offset_deg=float(off["off"]), offset_x_px=float(off["ox"]), offset_y_px=float(off["oy"]))
+    return out

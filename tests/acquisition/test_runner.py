@@ -42,7 +42,11 @@ def feeder():
             event._onPygletKey(symbol=keys[i % len(keys)], modifiers=0, emulated=True)
             i += 1
 threading.Thread(target=feeder, daemon=True).start()
-run_session(load_config(sys.argv[4]), "P01", 1, tracker=tracker, out=sys.argv[5], fullscr=False,
+from dataclasses import replace
+config = load_config(sys.argv[4])
+if tracker == "eyelink":  # pylink's dummy mode: tests never use a Host address
+    config = replace(config, tracker=replace(config.tracker, address="dummy"))
+run_session(config, "P01", 1, tracker=tracker, out=sys.argv[5], fullscr=False,
             screenshot_dir=sys.argv[6])
 stop.set()
 """
@@ -129,15 +133,15 @@ def test_killed_session_is_recovered(xvfb, tmp_path):
 
 def test_eyelink_dummy_mode_session(xvfb, tmp_path):
     pytest.importorskip("pylink", reason="pylink is the eyelink extra")
-    # dummy mode gives no gaze: validation is POOR, the operator skips (S)
-    _run(xvfb, tmp_path, tmp_path / "shots", keys="space,s", tracker="eyelink")
+    # dummy mode has no camera: no calibration, recorded as not measured; no made-up drift offset
+    _run(xvfb, tmp_path, tmp_path / "shots", keys="space", tracker="eyelink")
     folder = tmp_path / "sub-P01" / "ses-1"
     meta = json.loads((folder / "session.json").read_text())
-    assert meta["status"] == "complete" and meta["tracker"] == "eyelink"
-    cal = json.loads((folder / "calibration.json").read_text())["validations"]
-    assert cal[0]["grade"] == "POOR" and cal[0]["skipped_by_operator"]
+    assert meta["status"] == "complete" and meta["tracker"] == "eyelink" and meta["tracker_mode"] == "dummy"
+    assert json.loads((folder / "calibration.json").read_text())["result"] == "not measured"
     msgs = (folder / "messages.tsv").read_text()
-    assert "TRIALID 1" in msgs and "!V IMGLOAD CENTER" in msgs and "TRIAL_RESULT 0" in msgs
+    assert "TRIALID 1" in msgs and "!V IMGLOAD CENTER stimuli/" in msgs and "TRIAL_RESULT 0" in msgs
+    assert "!CAL" not in msgs and "OFFSET not measured" in msgs and "OFFSET 0.00" not in msgs
 
 
 HOST_SETUP = """
@@ -148,7 +152,7 @@ from gazelab.acquisition.trackers.eyelink import EyeLinkTracker
 from gazelab.geometry import Geometry
 g = Geometry(1280, 1024, 37.5, 30.0, 60.0)
 d = PsychoPyDisplay(g, fullscr=False)
-tr = EyeLinkTracker(g)
+tr = EyeLinkTracker(g, address="dummy")
 tr.connect()
 threading.Timer(1.0, lambda: event._onPygletKey(symbol="escape", modifiers=0, emulated=True)).start()
 events = tr.host_setup(d)

@@ -1,7 +1,12 @@
 """Calibration graphics for the EyeLink's Host-driven setup, drawn in gazelab's PsychoPy window.
 
-SR Research's ``EyeLinkCoreGraphicsPsychoPy`` is not on PyPI (it ships with their examples), so
-this is gazelab's own small ``pylink.EyeLinkCustomDisplay``: the Host tells it where to draw
+SR Research publishes its own (``psychopy-eyelink-coregraphics`` 2.2.1.1 on PyPI: camera image on
+the Display PC, sounds), but it does not import beside gazelab's minimal PsychoPy (installed
+``--no-deps``): its module imports ``psychopy.sound`` at import time, which fails with
+``ModuleNotFoundError: No module named 'soundfile'`` (and would then need a sound backend,
+psychtoolbox or sounddevice with PortAudio). Tried under Xvfb with pylink 2.2.596 and
+``EyeLinkCoreGraphicsPsychoPy(pylink.EyeLink(None), window)``. So this is gazelab's own small
+``pylink.EyeLinkCustomDisplay``: the Host tells it where to draw
 calibration and validation targets, and it passes the operator's keys (Enter, Escape, C, V, A,
 arrows...) back to the Host. The camera image is not shown (the Host PC shows it). pylink is
 imported when the class is built, so this module imports without it.

@@ -11,6 +11,9 @@ After an EyeLink session the EDF file transferred from the Host (``tracker_data_
 ``session.json``) is the session's authoritative record: when it is there and readable it is what
 :func:`read_session` returns (with a warning saying so; the link samples are the backup),
 unless ``use_edf=False``.
+block, except where ``session.json`` lists the tracker's recording spans (EyeLink sessions):
+then each span is one block, whatever gaps lost data left inside it. The tracker's link events
+(``events.tsv``, EyeLink sessions) are the recording's events, so ``--algorithm eyelink`` works.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from gazelab.errors import GazelabError, ParseError
 from gazelab.geometry import Geometry
 from gazelab.preprocessing.readers._registry import register_reader
 from gazelab.preprocessing.readers._trials import assign_trials, build_trials
-from gazelab.preprocessing.recording import Recording, events_frame
+from gazelab.preprocessing.recording import EVENT_COLUMNS, Recording, events_frame
 
 __all__ = ["read_session", "session_geometry"]
 
@@ -55,6 +58,41 @@ def _first_bad_line(data: bytes) -> tuple[int | None, str | None]:
             except ValueError:
                 return i, f"non-numeric field {tok[:40]!r}; expected a number"
     return None, None
+
+
+def _blocks(t: np.ndarray, rate: float, spans: list[list[float]]) -> np.ndarray:
+    """Block per sample: the recording span it falls in; a gap > 2.5 periods where no span is known."""
+    gap = np.diff(t) > 2.5 * 1000.0 / rate
+    if spans:
+        starts = np.array([a for a, _ in spans], float)
+        span = np.searchsorted(starts, t, side="right") - 1
+        known = t <= max(b for _, b in spans)
+        gap = np.where(known[1:], np.diff(span) != 0, gap)
+    return np.r_[0, np.cumsum(gap)].astype(np.int32)
+
+
+def _events(folder: Path, blocks: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
+    """The tracker's link events from ``events.tsv`` (none when the file is absent)."""
+    path = folder / "events.tsv"
+    if not path.exists():
+        return events_frame([])
+    try:
+        raw = pd.read_csv(io.BytesIO(_complete_lines(path)), sep="\t", keep_default_na=True)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise ParseError(path, f"cannot parse the tracker events ({exc})") from None
+    raw = raw.sort_values("onset_ms", kind="stable").reset_index(drop=True)
+    rows = []
+    for k, r in enumerate(raw.itertuples(index=False)):
+        row = {c: getattr(r, c, np.nan) for c in EVENT_COLUMNS}
+        row["line"] = k + 2
+        rows.append(tuple(row[c] for c in EVENT_COLUMNS))
+    ev = events_frame(rows)
+    onsets = blocks["onset_ms"].to_numpy()
+    ev["block"] = np.clip(np.searchsorted(onsets, ev["onset_ms"].to_numpy(), side="right") - 1, 0, None).astype(
+        np.int32
+    )
+    ev["trial"] = assign_trials(ev["onset_ms"].to_numpy(), trials)
+    return ev
 
 
 @register_reader("gazelab-session", folder_marker="session.json")
@@ -107,7 +145,7 @@ def read_session(path: str | Path, *, use_edf: bool = True) -> Recording:
     t = samples["device_time_ms"].to_numpy()
     if (np.diff(t) < 0).any():
         raise ParseError(sample_path, "device time goes backwards", int(np.flatnonzero(np.diff(t) < 0)[0]) + 3)
-    block = np.r_[0, np.cumsum(np.diff(t) > 2.5 * 1000.0 / rate)].astype(np.int32)
+    block = _blocks(t, rate, meta.get("recording_spans_ms") or [])
     samples = samples.rename(columns={"device_time_ms": "time_ms"})
     samples.insert(1, "block", block)
     msg_path = folder / "messages.tsv"
@@ -145,9 +183,10 @@ def read_session(path: str | Path, *, use_edf: bool = True) -> Recording:
     )
     screen = meta.get("screen") or {}
     screen_px = (int(screen["width_px"]), int(screen["height_px"])) if "width_px" in screen else None
+    events = _events(folder, blocks, trials)
     return Recording(
         samples=samples,
-        events=events_frame([]),
+        events=events,
         messages=messages,
         trials=trials,
         blocks=blocks,
