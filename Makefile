@@ -38,7 +38,8 @@ xvfb:
 		apt-get install -y -qq xvfb xauth >/dev/null; } || \
 		echo "Xvfb is missing: the PsychoPy session tests will be skipped (apt-get install xvfb)"
 
-test: lint xvfb
+# the export tests also load our files with the peers' own readers (make peers)
+test: lint xvfb peers
 	$(BIN)/python -m pytest
 
 $(BENCH_STAMP): $(STAMP)
@@ -62,13 +63,19 @@ bench: $(BENCH_STAMP)
 # throwaway folder beside the repo, not in the venv (neither is a gazelab dependency, and pysaliency
 # needs setuptools<81); the tests skip cleanly without them
 .PHONY: peers
-peers: $(STAMP)
+peers: .venv-pysaliency/.installed .venv-hf/.installed
+
+.venv-pysaliency/.installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target .venv-pysaliency \
 		pysaliency==0.2.22 setuptools==80.9.0
+	touch $@
+
+.venv-hf/.installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target .venv-hf \
 		datasets==5.2.0 huggingface-hub==2.4.0 xxhash==4.1.0 multiprocess==0.70.19 httpx==0.29.0 \
 		httpx2==2.16.2 httpcore==1.0.9 httpcore2==2.16.2 h11==0.16.0 anyio==4.16.0 sniffio==1.3.1 \
 		truststore==0.10.5 hf-xet==1.8.0 typer==0.29.2 shellingham==1.5.4
+	touch $@
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) out .pytest_cache .ruff_cache .venv-pysaliency .venv-hf
