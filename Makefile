@@ -53,6 +53,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench_hdf5_layout.py
 	$(BIN)/python benchmarks/simulated_vs_real.py
 	$(BIN)/python benchmarks/bench_webcam.py
+	$(BIN)/python benchmarks/bench_quality.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
