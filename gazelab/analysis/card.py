@@ -290,7 +290,9 @@ def _table(df: pd.DataFrame, digits: int = 3) -> str:
 def _baseline_table(summary: pd.DataFrame) -> pd.DataFrame:
     from gazelab.analysis.figures import METRIC_LABELS
 
-    rows = []
+    rows: list[dict[str, Any]] = []
+    if len(summary) == 0:
+        return pd.DataFrame(columns=["metric", "centre bias", "inter-observer ceiling", "stimuli"])
     for m, g in summary.groupby("metric", sort=False):
         r = {"metric": METRIC_LABELS.get(m, m)}
         for src, name in (("centre_bias", "centre bias"), ("ceiling", "inter-observer ceiling")):
@@ -364,8 +366,11 @@ def _page(
         "<p>Leave one observer out: the other observers' map (ceiling) and the dataset's fitted centre-bias "
         "Gaussian, each scored against the held-out observer; mean over stimuli with 95 % bootstrap intervals. "
         "A model worth using scores above the centre bias; the ceiling is what humans predict of each other.</p>",
-        _table(_baseline_table(baselines)),
-        f"<img src='{figs['baselines']}' alt='centre bias and ceiling scores'>",
+        _table(_baseline_table(baselines))
+        if len(baselines)
+        else "<p class=note>Not measured: the scores need at least two observers on a stimulus and other stimuli "
+        "(for shuffled negatives).</p>",
+        f"<img src='{figs['baselines']}' alt='centre bias and ceiling scores'>" if "baselines" in figs else "",
         "<h2>Map recipe</h2>",
         _recipe(facts),
         f"<p class=note>{_e(facts['notes'])}</p>" if facts["notes"] else "",
@@ -422,7 +427,7 @@ def _readme(facts: Mapping[str, Any], quality: pd.DataFrame | None, baselines: p
         "",
         "## Baselines (mean over stimuli, 95 % bootstrap interval)",
         "",
-        _md_table(table),
+        _md_table(table) if len(table) else "Not measured (fewer than two observers per stimulus, or one stimulus).",
         "",
         "## Loading",
         "",
@@ -524,9 +529,13 @@ def write_card(
         (tmp / "figures").mkdir()
         _distribution_figure(_distributions(h5_path), tmp / figs["distributions"])
         _grid_figure(h5_path, rows, tmp / figs["grid"])
-        from gazelab.analysis.figures import score_bars
+        if len(baselines):
+            from gazelab.analysis.figures import score_bars
 
-        score_bars(baselines, list(metrics), tmp / figs["baselines"], title="Centre bias and inter-observer ceiling")
+            title = "Centre bias and inter-observer ceiling"
+            score_bars(baselines, list(metrics), tmp / figs["baselines"], title=title)
+        else:
+            del figs["baselines"]
         (tmp / "index.html").write_text(_page(facts, quality, baselines, figs), encoding="utf-8")
         (tmp / "README.md").write_text(_readme(facts, quality, baselines), encoding="utf-8")
     files = sorted(p for p in out.rglob("*") if p.is_file())

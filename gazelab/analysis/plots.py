@@ -26,8 +26,21 @@ __all__ = ["KINDS", "draw_heatmap", "draw_scanpath", "draw_timeline", "plot"]
 
 #: What ``gazelab plot --kind`` draws.
 KINDS = ("heatmap", "scanpath", "timeline")
-#: Colours (Okabe-Ito, colour-blind safe) of observers' scanpaths and of the shaded events.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+#: Colours of observers' scanpaths and of the shaded events.
+PALETTE = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#000000",
+    "#882255",
+    "#44AA99",
+    "#999933",
+    "#AA4499",
+)  # Okabe-Ito, then four of Tol's muted colours: 12 distinct observers
 EVENT_COLOURS = {"fixation": "#009E73", "saccade": "#E69F00", "blink": "#999999"}
 _DPI = 120
 
