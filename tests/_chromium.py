@@ -117,53 +117,59 @@ def render_page(html: Path, screenshot: Path, *, width: int = 1200, timeout: flo
         "about:blank",
     ]
 
-    def child_fds() -> None:  # chromium reads commands on fd 3 and writes answers on fd 4
-        r, w = os.dup(to_chrome_r), os.dup(from_chrome_w)  # above 4 whatever the originals were
-        os.dup2(r, 3, inheritable=True)
-        os.dup2(w, 4, inheritable=True)
-
+    log = open(os.path.join(profile, "chromium.log"), "wb")  # closed in finally
+    # chromium reads commands on fd 3 and writes answers on fd 4: a shell puts the pipe ends there
+    launch = ["sh", "-c", f'exec "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}', "sh", *args]
     proc = subprocess.Popen(
-        args,
+        launch,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        close_fds=False,  # fds 3 and 4 are made in child_fds, after subprocess would close the rest
-        preexec_fn=child_fds,
+        stderr=log,
+        pass_fds=(to_chrome_r, from_chrome_w),
     )
     os.close(to_chrome_r)
     os.close(from_chrome_w)
     pipe = _Pipe(proc, to_chrome_w, from_chrome_r)
     try:
-        target = pipe.call("Target.createTarget", {"url": "about:blank"}, timeout=timeout)["targetId"]
-        session = pipe.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime", "Log"):
-            pipe.call(f"{domain}.enable", session=session)
-        pipe.call("Page.navigate", {"url": html.resolve().as_uri()}, session=session)
-        pipe.wait_event("Page.loadEventFired", timeout=timeout)
-        time.sleep(0.3)  # late console messages
-        broken = json.loads(
-            pipe.call("Runtime.evaluate", {"expression": BROKEN_IMAGES_JS, "returnByValue": True}, session=session)[
-                "result"
-            ]["value"]
-        )
-        n_images = pipe.call(
-            "Runtime.evaluate", {"expression": "document.images.length", "returnByValue": True}, session=session
-        )["result"]["value"]
-        shot = pipe.call(
-            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session=session, timeout=timeout
-        )
-        screenshot.parent.mkdir(parents=True, exist_ok=True)
-        screenshot.write_bytes(b64decode(shot["data"]))
-        title = pipe.call("Runtime.evaluate", {"expression": "document.title", "returnByValue": True}, session=session)
-        return {
-            "errors": _problems(pipe.events),
-            "broken_images": broken,
-            "n_images": int(n_images),
-            "title": title["result"]["value"],
-        }
+        return _render(pipe, html, screenshot, timeout)
+    except (OSError, RuntimeError, TimeoutError) as exc:
+        log.flush()
+        tail = Path(log.name).read_bytes()[-2000:].decode(errors="replace")
+        raise RuntimeError(f"headless Chromium failed ({exc}); its log ends:\n{tail}") from exc
     finally:
         proc.kill()
         proc.wait(timeout=10)
+        log.close()
         os.close(to_chrome_w)
         os.close(from_chrome_r)
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def _render(pipe: _Pipe, html: Path, screenshot: Path, timeout: float) -> dict[str, Any]:
+    target = pipe.call("Target.createTarget", {"url": "about:blank"}, timeout=timeout)["targetId"]
+    session = pipe.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    for domain in ("Page", "Runtime", "Log"):
+        pipe.call(f"{domain}.enable", session=session)
+    pipe.call("Page.navigate", {"url": html.resolve().as_uri()}, session=session)
+    pipe.wait_event("Page.loadEventFired", timeout=timeout)
+    time.sleep(0.3)  # late console messages
+    broken = json.loads(
+        pipe.call("Runtime.evaluate", {"expression": BROKEN_IMAGES_JS, "returnByValue": True}, session=session)[
+            "result"
+        ]["value"]
+    )
+    n_images = pipe.call(
+        "Runtime.evaluate", {"expression": "document.images.length", "returnByValue": True}, session=session
+    )["result"]["value"]
+    shot = pipe.call(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session=session, timeout=timeout
+    )
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    screenshot.write_bytes(b64decode(shot["data"]))
+    title = pipe.call("Runtime.evaluate", {"expression": "document.title", "returnByValue": True}, session=session)
+    return {
+        "errors": _problems(pipe.events),
+        "broken_images": broken,
+        "n_images": int(n_images),
+        "title": title["result"]["value"],
+    }

@@ -40,6 +40,15 @@ __all__ = ["CARD_METRICS", "CardReport", "release_facts", "write_card"]
 #: Metrics of the baseline table (fast and the most reported; see docs/metrics.md).
 CARD_METRICS = ("auc_judd", "nss", "cc", "sim")
 NOT_GIVEN = "not given"
+#: Column headings of the per-observer quality table on the page.
+QUALITY_LABELS = {
+    "participant": "observer",
+    "trials": "trial-eye rows",
+    "data_loss": "data loss (mean)",
+    "precision_rms_s2s_deg": "RMS-S2S deg (median)",
+    "precision_std_deg": "STD deg (median)",
+    "validation_mean_deg": "validation deg (mean)",
+}
 
 
 @dataclass
@@ -263,7 +272,8 @@ def _grid_figure(h5_path: Path, rows: Sequence[int], path: Path) -> Path:
 
 _CSS = """body{font:15px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+table{border-collapse:collapse;margin:.6em 0;display:block;overflow-x:auto}
+td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.counts{font-size:1.2em}
 code,pre{background:#f6f6f6;padding:.1em .3em;font-size:90%}pre{padding:.6em;white-space:pre-wrap}
 img{max-width:100%;border:1px solid #eee}.note{color:#666;font-size:90%}"""
@@ -332,7 +342,7 @@ def _page(
 ) -> str:
     c = facts["counts"]
     quality_html = (
-        _table(quality)
+        _table(quality.rename(columns=QUALITY_LABELS))
         if quality is not None
         else "<p class=note>Not measured: this release has no <code>/quality</code> table (it was imported from "
         "published fixations, without the raw samples that data loss, precision and validation need).</p>"

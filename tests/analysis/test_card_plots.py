@@ -67,7 +67,7 @@ def test_card_shows_per_observer_quality_and_renders_in_chromium(asc_release, tm
     assert r.exit_code == 0, r.output
     page = _check_page(out)
     assert "1 stimuli" in page and "2 observers" in page  # one stand-in screen image, two real recordings
-    assert "bino500" in page and "bino250" in page and "data_loss" in page  # the per-observer quality table
+    assert "bino500" in page and "bino250" in page and "data loss (mean)" in page  # per-observer quality
     if chromium() is None:
         pytest.skip("chromium is not installed (apt-get install chromium): browser check skipped")
     shot = tmp_path / "artefacts" / "card.png"
