@@ -119,7 +119,7 @@ def render_page(html: Path, screenshot: Path, *, width: int = 1200, timeout: flo
 
     log = open(os.path.join(profile, "chromium.log"), "wb")  # closed in finally
     # chromium reads commands on fd 3 and writes answers on fd 4: a shell puts the pipe ends there
-    launch = ["sh", "-c", f'exec "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}', "sh", *args]
+    launch = ["bash", "-c", f'exec "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}', "bash", *args]  # dash: fds < 10 only
     proc = subprocess.Popen(
         launch,
         stdin=subprocess.DEVNULL,
