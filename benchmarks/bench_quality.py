@@ -42,9 +42,9 @@ def main() -> None:
         repeats=args.repeats,
     )
     print(versions())
-    print(
-        f"input: {path.name}, {read.result.n_samples} samples, {len(read.result.trials)} trials, screen {size} px, {cm} cm at {DISTANCE_CM} cm"
-    )
+    rec = read.result
+    print(f"input: {path.name}, {rec.n_samples} samples, {len(rec.trials)} trials, screen {size} px, {cm} cm")
+    print(f"viewing distance (assumed): {DISTANCE_CM} cm")
     print(f"quality rows: {len(qual.result)} (trial x eye); grades {qual.result['grade'].value_counts().to_dict()}")
     for t in (read, qual):
         print(f"{t.label:>10}: median {t.median:.3f} s  ({t.cell()})")

@@ -18,7 +18,7 @@ def test_demo_runs_every_stage_and_writes_a_report(tmp_path):
     out = tmp_path / "demo"
     assert summary == out / "report" / "summary.md"
     text = summary.read_text()
-    for heading in ("Sessions", "Dataset", "PyTorch loader", "Model vs human attention", "Alignment training"):
+    for heading in ("Sessions", "Dataset", "PyTorch loader", "Model vs real human attention", "Alignment training"):
         assert heading in text
     sessions = sorted(out.glob("sessions/sub-*/ses-*"))
     assert len(sessions) == 2
@@ -27,7 +27,9 @@ def test_demo_runs_every_stage_and_writes_a_report(tmp_path):
         assert meta["status"] == "complete" and meta["n_samples"] > 1000
     assert (out / "demo.h5").is_file()
     table = pd.read_csv(out / "report" / "compare" / "per_stimulus.csv")
-    assert len(table) == 12 and table["model_cc"].notna().all()
+    assert len(table) == 24 and table["model_cc"].notna().all()  # the real NUS scene slice
+    assert "| metric | model | centre bias | ceiling | normalised |" in text and "Measured order" in text
+    assert "model_minus_centre_bias" not in text  # the raw dump is gone
     for name in ("scanpaths.png", "alignment.png", "trial-1.png", "validation-1.png"):
         assert (out / "report" / "figures" / name).stat().st_size > 5000
     for run in ("without-alignment", "with-alignment"):

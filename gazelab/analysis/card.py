@@ -35,7 +35,7 @@ import pandas as pd
 from gazelab._io import check_output, sha256_path
 from gazelab.errors import ParameterError, ParseError
 
-__all__ = ["CARD_METRICS", "CardReport", "release_facts", "write_card"]
+__all__ = ["CARD_METRICS", "CardReport", "card_body", "html_page", "release_facts", "write_card"]
 
 #: Metrics of the baseline table (fast and the most reported; see docs/metrics.md).
 CARD_METRICS = ("auc_judd", "nss", "cc", "sim")
@@ -59,6 +59,11 @@ class CardReport:
     files: list[Path] = field(default_factory=list)
     page_bytes: int = 0  # index.html and its figures
     seconds: float = 0.0
+    facts: dict[str, Any] = field(default_factory=dict)  # release_facts
+    quality: pd.DataFrame | None = None  # per-observer quality (None: not measured)
+    baselines: pd.DataFrame | None = None  # centre bias and ceiling per metric
+    figures: dict[str, str] = field(default_factory=dict)  # name -> path relative to the folder
+    level: int = 2  # heading level of the card's title when nested (card_body)
 
 
 # ---- facts ------------------------------------------------------------------------------------------
@@ -337,8 +342,30 @@ def _recipe(facts: Mapping[str, Any]) -> str:
     )
 
 
-def _page(
-    facts: Mapping[str, Any], quality: pd.DataFrame | None, baselines: pd.DataFrame, figs: Mapping[str, str]
+def html_page(title: str, body: str) -> str:
+    """A complete offline HTML page (inline style, nothing fetched) around ``body``."""
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>\n"
+        f"<meta name=viewport content='width=device-width'><style>{_CSS}</style></head><body>\n{body}\n"
+        "<p class=note>Written by gazelab.</p></body></html>\n"
+    )
+
+
+def card_body(report: CardReport, prefix: str = "") -> str:
+    """The card's sections as an HTML fragment, its figures linked as ``prefix + 'figures/...'``.
+
+    For pages that include a release's card (the demo report links ``card/figures/...``).
+    """
+    figs = {k: prefix + v for k, v in report.figures.items()}
+    return _body(report.facts, report.quality, report.baselines, figs, level=report.level)
+
+
+def _body(
+    facts: Mapping[str, Any],
+    quality: pd.DataFrame | None,
+    baselines: pd.DataFrame,
+    figs: Mapping[str, str],
+    level: int = 1,
 ) -> str:
     c = facts["counts"]
     quality_html = (
@@ -348,8 +375,6 @@ def _page(
         "published fixations, without the raw samples that data loss, precision and validation need).</p>"
     )
     parts = [
-        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(facts['title'])}</title>",
-        f"<meta name=viewport content='width=device-width'><style>{_CSS}</style></head><body>",
         f"<h1>{_e(facts['title'])}</h1><p>version {_e(facts['version'])} &middot; {_e(facts['format'])} "
         f"&middot; created {_e(facts['created_utc'])}</p>",
         f"<p class=counts><b>{c['stimuli']} stimuli</b> &middot; <b>{c['observers']} observers</b> &middot; "
@@ -384,9 +409,11 @@ def _page(
         "<h2>Map recipe</h2>",
         _recipe(facts),
         f"<p class=note>{_e(facts['notes'])}</p>" if facts["notes"] else "",
-        "<p class=note>Written by <code>gazelab card</code>.</p></body></html>",
     ]
-    return "\n".join(p for p in parts if p)
+    text = "\n".join(p for p in parts if p)
+    if level > 1:  # nested in a larger page: h1 -> h2, h2 -> h3
+        text = text.replace("<h2>", "<h3>").replace("</h2>", "</h3>").replace("<h1>", "<h2>").replace("</h1>", "</h2>")
+    return text
 
 
 def _size_category(n: int) -> str:
@@ -546,8 +573,9 @@ def write_card(
             score_bars(baselines, list(metrics), tmp / figs["baselines"], title=title)
         else:
             del figs["baselines"]
-        (tmp / "index.html").write_text(_page(facts, quality, baselines, figs), encoding="utf-8")
+        body = _body(facts, quality, baselines, figs)
+        (tmp / "index.html").write_text(html_page(facts["title"], body), encoding="utf-8")
         (tmp / "README.md").write_text(_readme(facts, quality, baselines), encoding="utf-8")
     files = sorted(p for p in out.rglob("*") if p.is_file())
     page = (out / "index.html").stat().st_size + sum(p.stat().st_size for p in (out / "figures").glob("*.png"))
-    return CardReport(out, files, page, time.perf_counter() - t0)
+    return CardReport(out, files, page, time.perf_counter() - t0, facts, quality, baselines, figs)
