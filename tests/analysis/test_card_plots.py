@@ -16,7 +16,20 @@ from gazelab.analysis.card import write_card
 from gazelab.analysis.plots import plot
 from gazelab.cli import cli
 from gazelab.errors import ParameterError
-from tests._chromium import chromium, render_page
+
+
+def _load_chromium():  # by path: a ``tests`` package elsewhere on sys.path may shadow this folder
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_gazelab_chromium", Path(__file__).resolve().parents[2] / "tests" / "_chromium.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.chromium, mod.render_page
+
+
+chromium, render_page = _load_chromium()
 
 
 @pytest.fixture(scope="module")
