@@ -57,6 +57,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench_hdf5_layout.py
 	$(BIN)/python benchmarks/simulated_vs_real.py
 	$(BIN)/python benchmarks/bench_webcam.py
+	$(BIN)/python benchmarks/bench_quality.py
 	$(BIN)/python benchmarks/bench_eyelink_replay.py
 
 # the peers two export tests load our files with (pysaliency; Hugging Face datasets), each in a

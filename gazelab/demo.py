@@ -9,13 +9,18 @@
 2. **preprocessing + datasets**: fixations (I-VT) and Gaussian saliency maps, written as a
    gazelab HDF5 dataset and validated;
 3. **PyTorch**: the dataset served through a ``GazeDataset`` and a two-worker ``DataLoader``;
-4. **analysis**: the pretrained EfficientNet-Lite0's Grad-CAM attention compared with the
-   observers' maps (between the centre-bias baseline and the inter-observer ceiling);
-5. **models**: a short alignment run (the Neural Harmonizer's protocol: the pretrained model
-   fine-tuned on its own predictions, with and without the pyramid alignment loss).
+4. **analysis, on real human gaze**: the slice of the NUS scene dataset shipped with gazelab
+   (24 photographs, 12 real observers' fixations, MIT licence; ``gazelab/data/nus_scene_slice``)
+   is imported as a release, and the pretrained EfficientNet-Lite0's Grad-CAM attention is
+   compared with those observers' maps, between the centre-bias baseline and the
+   inter-observer ceiling;
+5. **models**: a short alignment run on the simulated dataset (the Neural Harmonizer's protocol:
+   the pretrained model fine-tuned on its own predictions, with and without the pyramid
+   alignment loss).
 
-Everything lands in ``DIR``; ``DIR/report/summary.md`` tells what happened, with figures in
-``DIR/report/figures``.
+Everything lands in ``DIR``; ``DIR/report/index.html`` is one offline page (the card of the
+real-gaze release, the comparison, the alignment curves), ``DIR/report/summary.md`` the same in
+text, with figures in ``DIR/report/figures`` and ``DIR/report/card/figures``.
 """
 
 from __future__ import annotations
@@ -33,7 +38,10 @@ import pandas as pd
 from gazelab.errors import GazelabError
 from gazelab.geometry import Geometry
 
-__all__ = ["DEMO_GEOMETRY", "run_demo"]
+__all__ = ["DEMO_GEOMETRY", "NUS_SLICE", "comparison_table", "run_demo"]
+
+#: The real-gaze slice shipped as package data (NUS scene layout, MIT licence beside it).
+NUS_SLICE = Path(__file__).resolve().parent / "data" / "nus_scene_slice"
 
 #: The demo's screen: 1280 x 1024 px, 37.5 x 30 cm, viewed from 60 cm.
 DEMO_GEOMETRY = Geometry(1280, 1024, 37.5, 30.0, 60.0)
@@ -220,6 +228,7 @@ def run_demo(
     GazelabError
         If ``out`` already holds a demo.
     """
+    from gazelab.analysis.card import write_card
     from gazelab.analysis.compare import compare
     from gazelab.datasets import build_dataset, describe, validate
     from gazelab.models import AlignConfig, align
@@ -260,8 +269,10 @@ def run_demo(
     loader = _loader_pass(dataset)
     done()
 
-    done = _stage(echo, times, "4/5 model vs human attention (EfficientNet-Lite0, Grad-CAM)")
-    comp = compare(dataset, model="efficientnet_lite0", method="gradcam", out=report / "compare", progress=False)
+    done = _stage(echo, times, "4/5 model vs real human attention (NUS scene slice, EfficientNet-Lite0 Grad-CAM)")
+    real = _real_slice(out)
+    comp = compare(real, model="efficientnet_lite0", method="gradcam", out=report / "compare", progress=False)
+    card = write_card(real, report / "card", progress=False)
     done()
 
     done = _stage(echo, times, f"5/5 alignment training ({align_epochs} epochs, with and without alignment)")
@@ -291,8 +302,138 @@ def run_demo(
     summary = _write_summary(
         report, sessions, meta, build, problems, info, loader, comp, histories, times, total, participants
     )
-    echo(f"demo finished in {total:.0f} s; report: {summary.resolve()}")
+    page = _write_html(report, summary, card, comp)
+    echo(f"demo finished in {total:.0f} s; report: {page.resolve()} (text: {summary.name})")
     return summary
+
+
+def _real_slice(out: Path) -> Path:
+    """Import the shipped NUS scene slice (real observers) into ``out/nus-scene-slice.h5``."""
+    from gazelab.datasets.importers import get_importer
+
+    if not (NUS_SLICE / "fixations.mat").is_file():
+        raise GazelabError(f"the real-gaze slice is missing from the installation: {NUS_SLICE}")
+    path = out / "nus-scene-slice.h5"
+    get_importer("nus-scene")(NUS_SLICE, path, progress=False)
+    return path
+
+
+#: Display names of the comparison's metrics (lower is better for KLD).
+_LOWER_IS_BETTER_NOTE = "KLD: lower is better"
+
+
+def _interval(row: pd.Series) -> str:
+    return f"{row['mean']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+
+
+def comparison_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The comparison as a readable table: one row per metric, model / centre bias / ceiling with intervals.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :attr:`gazelab.analysis.compare.ComparisonReport.summary`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``metric``, ``model``, ``centre bias``, ``ceiling`` (each ``mean [95 % CI]`` over
+        stimuli) and ``normalised`` ((model - centre bias) / (ceiling - centre bias)), which is
+        shown only where the ceiling is better than the centre bias (above it, or below it for
+        a lower-is-better metric) and reads "- (ceiling not above centre bias)" otherwise.
+    """
+    from gazelab.analysis.figures import METRIC_LABELS
+
+    rows = []
+    for metric, g in summary.groupby("metric", sort=False):
+        by = {str(r["source"]): r for _, r in g.iterrows()}
+        if not {"model", "centre_bias", "ceiling"} <= set(by):
+            continue
+        higher = bool(by["model"].get("higher_is_better", True))
+        gap = float(by["ceiling"]["mean"]) - float(by["centre_bias"]["mean"])
+        better = gap > 0 if higher else gap < 0
+        norm = "- (ceiling not above centre bias)"
+        if better and "normalised" in by:
+            norm = _interval(by["normalised"])
+        rows.append(
+            {
+                "metric": METRIC_LABELS.get(str(metric), str(metric)),
+                "model": _interval(by["model"]),
+                "centre bias": _interval(by["centre_bias"]),
+                "ceiling": _interval(by["ceiling"]),
+                "normalised": norm,
+            }
+        )
+    return pd.DataFrame(rows, columns=["metric", "model", "centre bias", "ceiling", "normalised"])
+
+
+def _order_sentence(summary: pd.DataFrame) -> str:
+    """Which order model, centre bias and ceiling came in, per metric, as measured."""
+    parts = []
+    for metric, g in summary.groupby("metric", sort=False):
+        by = {str(r["source"]): float(r["mean"]) for _, r in g.iterrows()}
+        if not {"model", "centre_bias", "ceiling"} <= set(by):
+            continue
+        higher = bool(g["higher_is_better"].iloc[0]) if "higher_is_better" in g else True
+        names = {"model": "model", "centre_bias": "centre bias", "ceiling": "ceiling"}
+        order = sorted(names, key=lambda k: by[k], reverse=higher)
+        parts.append(f"{metric}: " + " > ".join(names[k] for k in order))
+    return "Measured order, best first: " + "; ".join(parts) + "."
+
+
+def _comparison_intro(comp: Any) -> str:
+    n = int(comp.table.shape[0])
+    return (
+        f"{n} photographs of the NUS scene dataset with 12 real observers' fixations (the slice shipped with "
+        "gazelab; MIT licence). Each observer is held out in turn; the model's Grad-CAM map, the dataset's "
+        "centre-bias Gaussian and the other observers' map (ceiling) are scored against them. Mean over "
+        f"stimuli with 95 % bootstrap intervals; {_LOWER_IS_BETTER_NOTE}."
+    )
+
+
+def _markdown(df: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _html_table(df: pd.DataFrame) -> str:
+    import html
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>" for r in df.itertuples(index=False)
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _write_html(report: Path, summary_md: Path, card: Any, comp: Any) -> Path:
+    """``report/index.html``: the real-gaze release's card, the comparison and the alignment curves."""
+    import html
+    import os
+
+    from gazelab.analysis.card import card_body, html_page
+
+    figs = [Path(p) for p in comp.figures.values()]
+    rel = [os.path.relpath(p, report) for p in figs]
+    body = [
+        "<h1>gazelab demo</h1>",
+        "<p>Simulated observers show the acquisition path (sessions, HDF5 release, PyTorch loader, alignment "
+        "training); the model is compared with <b>real human gaze</b>. Full text report: "
+        f"<code>{html.escape(summary_md.name)}</code>.</p>",
+        "<h2>Model vs real human attention</h2>",
+        f"<p>{html.escape(_comparison_intro(comp))}</p>",
+        _html_table(comparison_table(comp.summary)),
+        f"<p>{html.escape(_order_sentence(comp.summary))}</p>",
+        *(f"<img src='{html.escape(r)}' alt='{html.escape(p.stem)}'>" for r, p in zip(rel, figs, strict=True)),
+        "<h2>Alignment training (simulated dataset, held-out images)</h2>",
+        "<img src='figures/alignment.png' alt='alignment curves'>",
+        "<p class=note>With a dozen images this run shows the machinery, not an effect.</p>",
+        card_body(card, prefix="card/"),
+    ]
+    path = report / "index.html"
+    path.write_text(html_page("gazelab demo", "\n".join(body)), encoding="utf-8")
+    return path
 
 
 def _fmt_row(values: dict[str, Any], keys: list[str]) -> str:
@@ -340,9 +481,10 @@ def _write_summary(
         f"GazeDataset + DataLoader (2 workers, 224 px): {loader['items']} items in {loader['seconds']} s; "
         f"batch shapes (image, saliency, fixations) {loader['first_batch_shapes']}."
     )
-    lines += ["", "## 4. Model vs human attention (EfficientNet-Lite0 Grad-CAM)", ""]
-    lines += ["```", comp.summary.to_string(index=False), "```"]
-    lines += ["", f"Figures: {', '.join(f'`compare/{Path(p).name}`' for p in comp.figures.values())}.", ""]
+    lines += ["", "## 4. Model vs real human attention (NUS scene slice, EfficientNet-Lite0 Grad-CAM)", ""]
+    lines += [_comparison_intro(comp), "", _markdown(comparison_table(comp.summary)), ""]
+    lines += [_order_sentence(comp.summary), ""]
+    lines += [f"Figures: {', '.join(f'`compare/{Path(p).name}`' for p in comp.figures.values())}.", ""]
     lines += ["## 5. Alignment training (held-out images)", ""]
     keys = ["epoch", "lambda", "val_accuracy", "val_cc", "val_nss", "val_spearman"]
     lines += ["| run | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]

@@ -1,6 +1,7 @@
 """The main job end to end: `gazelab demo` on the embedded default (short settings, as CI runs it)."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,6 +12,20 @@ from gazelab.demo import run_demo
 from gazelab.errors import GazelabError
 
 
+def _load_chromium():  # by path: a ``tests`` package elsewhere on sys.path may shadow this folder
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_gazelab_chromium", Path(__file__).resolve().parents[1] / "tests" / "_chromium.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.chromium, mod.render_page
+
+
+chromium, render_page = _load_chromium()
+
+
 def test_demo_runs_every_stage_and_writes_a_report(tmp_path):
     pytest.importorskip("efficientnet_lite_pytorch")
     lines = []
@@ -18,7 +33,7 @@ def test_demo_runs_every_stage_and_writes_a_report(tmp_path):
     out = tmp_path / "demo"
     assert summary == out / "report" / "summary.md"
     text = summary.read_text()
-    for heading in ("Sessions", "Dataset", "PyTorch loader", "Model vs human attention", "Alignment training"):
+    for heading in ("Sessions", "Dataset", "PyTorch loader", "Model vs real human attention", "Alignment training"):
         assert heading in text
     sessions = sorted(out.glob("sessions/sub-*/ses-*"))
     assert len(sessions) == 2
@@ -27,12 +42,19 @@ def test_demo_runs_every_stage_and_writes_a_report(tmp_path):
         assert meta["status"] == "complete" and meta["n_samples"] > 1000
     assert (out / "demo.h5").is_file()
     table = pd.read_csv(out / "report" / "compare" / "per_stimulus.csv")
-    assert len(table) == 12 and table["model_cc"].notna().all()
+    assert len(table) == 24 and table["model_cc"].notna().all()  # the real NUS scene slice
+    assert "| metric | model | centre bias | ceiling | normalised |" in text and "Measured order" in text
+    assert "model_minus_centre_bias" not in text  # the raw dump is gone
     for name in ("scanpaths.png", "alignment.png", "trial-1.png", "validation-1.png"):
         assert (out / "report" / "figures" / name).stat().st_size > 5000
     for run in ("without-alignment", "with-alignment"):
         assert len(pd.read_csv(out / "align" / run / "metrics.csv")) == 2
     assert any("report:" in line for line in lines)
+    page = out / "report" / "index.html"
+    assert "Model vs real human attention" in page.read_text() and "12 observers" in page.read_text()
+    if chromium() is not None:  # the same browser check as the dataset card
+        result = render_page(page, tmp_path / "artefacts" / "demo-report.png")
+        assert result["errors"] == [] and result["broken_images"] == [] and result["n_images"] >= 5
     with pytest.raises(GazelabError, match="already holds a demo"):
         run_demo(out, echo=lines.append)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from gazelab.cli import analysis, datasets, demo, models, recordings, sessions  # noqa: F401  (registers commands)
+from gazelab.cli import analysis, card, datasets, demo, models, plot, quality, recordings, sessions  # noqa: F401  (registers commands)
 from gazelab.cli._base import cli
 
 __all__ = ["cli", "main"]

@@ -139,6 +139,10 @@ class GazeDataset(torch.utils.data.Dataset):
     image_mode : {'RGB', None}, optional
         'RGB' (default) gives every image 3 channels (grey ones repeated), so batches stack;
         None keeps each image's own channels (1 or 3).
+    min_grade : {'GOOD', 'FAIR', 'POOR'}, optional
+        Leave out the fixations of trials whose data quality (the release's ``/quality`` table,
+        for the eye used) is below this grade; saliency maps are then recomputed from the rest.
+        For whole observers use ``observers=gazelab.datasets.quality.observers_at_least(path, grade)``.
 
     Notes
     -----
@@ -160,6 +164,7 @@ class GazeDataset(torch.utils.data.Dataset):
         targets: Sequence[str] = ("saliency", "fixations", "label"),
         observers: Sequence[str] | None = None,
         image_mode: str | None = "RGB",
+        min_grade: str | None = None,
     ) -> None:
         self.path = Path(path)
         if image_mode not in ("RGB", None):
@@ -195,6 +200,7 @@ class GazeDataset(torch.utils.data.Dataset):
             if missing:
                 raise ParameterError("observers", missing, f"observer ids of the dataset ({len(known)} of them)")
             self._obs_rows = np.asarray(sorted(known[o] for o in chosen_obs), dtype=np.int64)
+        self._drop_trials = _low_quality_trials(self.path, min_grade)
         self.rows = rows
         self.ids = meta["ids"]
         self.labels = meta["labels"]
@@ -249,8 +255,9 @@ class GazeDataset(torch.utils.data.Dataset):
             "image": torch.from_numpy(img).permute(2, 0, 1),  # uint8 through the geometric transforms
             "frame": (w, h),
         }
+        filtered = self._obs_rows is not None or self._drop_trials is not None
         need_fix = any(t in self.targets for t in ("fixations", "fixation_map")) or (
-            "saliency" in self.targets and self._obs_rows is not None
+            "saliency" in self.targets and filtered
         )
         if need_fix:
             a, b = int(self._offsets[k]), int(self._offsets[k + 1])
@@ -260,11 +267,14 @@ class GazeDataset(torch.utils.data.Dataset):
             if self._obs_rows is not None:
                 keep = np.isin(f["fixations/observer"][a:b], self._obs_rows)
                 x, y, dur = x[keep], y[keep], dur[keep]
+            if self._drop_trials is not None:
+                keep = ~np.isin(f["fixations/trial"][a:b][self._kept_observers(f, a, b)], self._drop_trials)
+                x, y, dur = x[keep], y[keep], dur[keep]
             points = torch.from_numpy(np.stack([x, y], axis=1).astype(np.float32))
             sample["fixations"] = points
             sample["fixation_durations_ms"] = torch.from_numpy(dur.astype(np.float32))
         if "saliency" in self.targets:
-            if self._obs_rows is None:
+            if not filtered:
                 ph, pw = schema.preview_shape(h, w)
                 use_preview = self._draft is not None and self._draft[0] <= pw and self._draft[1] <= ph
                 m = f[schema.preview_path(k) if use_preview else schema.map_path(k)][()]
@@ -294,8 +304,23 @@ class GazeDataset(torch.utils.data.Dataset):
                 out[t] = sample[t]
         return out
 
+    def _kept_observers(self, f: h5py.File, a: int, b: int) -> np.ndarray:
+        """Mask over fixation rows a:b of the observers kept (all True without an observer filter)."""
+        if self._obs_rows is None:
+            return np.ones(b - a, dtype=bool)
+        return np.isin(f["fixations/observer"][a:b], self._obs_rows)
+
     def __repr__(self) -> str:
         return f"GazeDataset({str(self.path)!r}, {len(self)} stimuli, targets={self.targets})"
+
+
+def _low_quality_trials(path: Path, min_grade: str | None) -> np.ndarray | None:
+    """Rows of /trials below ``min_grade`` (None: no filter)."""
+    if min_grade is None:
+        return None
+    from gazelab.datasets.quality import trials_below
+
+    return trials_below(path, min_grade)
 
 
 def collate_gaze(batch: list[dict[str, Any]]) -> dict[str, Any]:

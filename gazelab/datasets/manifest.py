@@ -75,6 +75,12 @@ def describe(path: str | Path) -> dict[str, Any]:
         }
 
 
+def _quality(path: Path) -> dict[str, Any] | str:
+    from gazelab.datasets.quality import quality_summary
+
+    return quality_summary(path) or "not measured (no /quality table)"
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -139,6 +145,7 @@ def write_manifest(path: str | Path, meta: str | Path | dict[str, Any], *, out: 
         "counts": {k: summary[k] for k in ("sessions", "observers", "stimuli", "trials", "fixations", "raw_samples")},
         "stand_in_stimuli": summary["stand_in_stimuli"],
         "created_utc": summary["created_utc"],
+        "quality": _quality(path),
         "manifest_written_by": f"gazelab {__version__}",
         **{k: fields[k] for k in MANIFEST_FIELDS if k in fields},
     }

@@ -152,6 +152,7 @@ class _Session:
     samples: pd.DataFrame | None
     stimuli: dict[str, dict[str, Any]]  # id -> spec (file_name, path, label, split, stand_in, size)
     sigma: list[tuple[str, float]]  # (stimulus id, sigma_px) per trial
+    quality: pd.DataFrame | None = None  # gazelab.preprocessing.quality.trial_quality of the recording
 
 
 def _best_eye(rec: Recording) -> str:
@@ -386,7 +387,10 @@ def _collect_session(
             "(video stimuli go into video datasets: gazelab.datasets.video.build_video_dataset)",
             stacklevel=3,
         )
-    return _Session(row, obs_id, trials_out, fixations, samples, stimuli, sigma)
+    from gazelab.preprocessing.quality import trial_quality
+
+    quality = trial_quality(rec, geometry, name=stem)
+    return _Session(row, obs_id, trials_out, fixations, samples, stimuli, sigma, quality)
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -442,6 +446,7 @@ def _existing(path: Path) -> dict[str, Any]:
         check_format(f, path)
         out = {name: schema.read_table(f, name) for name in schema.TABLES}
         out["samples"] = schema.read_table(f, "samples") if "samples" in f else None
+        out["quality"] = schema.read_table(f, "quality") if "quality" in f else None
         out["history"] = json.loads(f["provenance"].attrs.get("history_json", "[]"))
         out["parameters"] = json.loads(f["provenance"].attrs.get("parameters_json", "{}"))
         out["notes"] = [n for n in str(f["provenance"].attrs.get("notes", "")).split("\n") if n]
@@ -658,6 +663,7 @@ def _merge(previous: dict[str, Any] | None, collected: list[_Session], with_samp
         trials = previous["trials"].copy()
         fixations = previous["fixations"].copy()
         samples = previous["samples"]
+        quality = [previous["quality"]] if previous.get("quality") is not None else []
         sigma_rows = [(str(i), float(s)) for i, s in zip(stimuli["id"], stimuli["sigma_px"], strict=True)]
     else:
         sessions = pd.DataFrame({c.name: pd.Series(dtype=object) for c in schema.TABLES["sessions"]})
@@ -666,6 +672,7 @@ def _merge(previous: dict[str, Any] | None, collected: list[_Session], with_samp
         trials = pd.DataFrame({c.name: pd.Series(dtype=object) for c in schema.TABLES["trials"]})
         fixations = pd.DataFrame({c.name: pd.Series(dtype=object) for c in schema.TABLES["fixations"]})
         samples = None
+        quality = []
         sigma_rows = []
     obs_index = {str(v): i for i, v in enumerate(observers["id"])}
     stim_index = {str(v): i for i, v in enumerate(stimuli["id"])}
@@ -698,6 +705,8 @@ def _merge(previous: dict[str, Any] | None, collected: list[_Session], with_samp
                 )
         sess_row = len(sessions) + len(new_sessions)
         new_sessions.append(s.row | {"observer": obs_index[s.observer]})
+        if s.quality is not None:
+            quality.append(s.quality.assign(session=sess_row))
         base = len(trials) + len(new_trials)
         for t in s.trials:
             new_trials.append(
@@ -763,6 +772,7 @@ def _merge(previous: dict[str, Any] | None, collected: list[_Session], with_samp
         "trials": trials,
         "fixations": fixations,
         "samples": samples,
+        "quality": pd.concat(quality, ignore_index=True) if quality else None,
     }
 
 
@@ -810,6 +820,10 @@ def _write(
         if tables["samples"] is not None:
             g = schema.write_table(f, "samples", tables["samples"], schema.OPTIONAL_TABLES["samples"])
             g.create_dataset("trial_offsets", data=_offsets(tables["samples"]["trial"], len(tables["trials"])))
+        if tables.get("quality") is not None:
+            from gazelab.datasets.quality import write_quality
+
+            write_quality(f, tables["quality"])
         imgs = f.create_group("stimuli/images")
         maps = f.create_group("maps/saliency")
         maps.attrs.update(

@@ -42,7 +42,7 @@ FORMAT_NAME = "gazelab-gaze-dataset"
 #: Value of the root attribute ``format_version`` (major.minor). Readers accept any file with the
 #: same major version; a newer minor version may add groups, columns and attributes, which
 #: readers ignore (the validator reports them as notes, not problems).
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"  # 1.1 added /quality (data quality per trial and eye)
 
 STR = h5py.string_dtype("utf-8")
 TABLE_CHUNK_ROWS = 4096  # small enough that one stimulus's rows decompress in microseconds
@@ -124,6 +124,23 @@ OPTIONAL_TABLES: dict[str, list[Column]] = {
         _c("x_px", "float32", "screen px", "gaze, horizontal (NaN when missing)"),
         _c("y_px", "float32", "screen px", "gaze, vertical (NaN when missing)"),
         _c("pupil", "float32", "tracker units", "pupil size"),
+    ],
+    # since 1.1: data quality per recorded trial and eye (gazelab.preprocessing.quality)
+    "quality": [
+        _c("session", "int32", "row", "row in /sessions"),
+        _c("trial", "str", "", "the recording's trial id (TRIALID text; 'block N' without trials)"),
+        _c("eye", "str", "", "L or R"),
+        _c("n_samples", "int64", "count", "samples in the trial"),
+        _c("duration_ms", "float64", "ms", "trial length (n_samples sample periods)"),
+        _c("data_loss", "float64", "fraction", "share of the trial's samples without gaze for that eye"),
+        _c("blink_count", "int64", "count", "blinks starting in the trial"),
+        _c("precision_rms_s2s_deg", "float64", "deg", "RMS sample-to-sample precision inside fixations"),
+        _c("precision_std_deg", "float64", "deg", "RMS deviation from the fixation mean inside fixations"),
+        _c("validation_mean_deg", "float64", "deg", "mean error of the last validation before the trial"),
+        _c("validation_max_deg", "float64", "deg", "max error of the last validation before the trial"),
+        _c("drift_offset_deg", "float64", "deg", "offset of the drift check just before the trial, as recorded"),
+        _c("sampling_rate_hz", "float64", "Hz", "sampling rate"),
+        _c("grade", "str", "", "GOOD, FAIR or POOR (thresholds in the group attribute thresholds_json)"),
     ],
 }
 

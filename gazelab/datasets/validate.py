@@ -161,6 +161,8 @@ def validate(path: str | Path) -> list[Problem]:
             run(f"/{name}", lambda name=name, spec=spec: _check_table(f, name, spec, problems, lengths))
         if "samples" in f:
             run("/samples", lambda: _check_table(f, "samples", schema.OPTIONAL_TABLES["samples"], problems, lengths))
+        if "quality" in f:
+            run("/quality", lambda: _check_quality(f, problems, lengths))
         # each deeper check runs when the tables it reads are sound
         if "stimuli" in lengths:
             run("/stimuli", lambda: _check_stimuli(f, problems, lengths))
@@ -244,6 +246,29 @@ def _check_names(st: h5py.Group, problems: list[Problem]) -> None:
                     "without '..', a drive, a leading '/' or control characters",
                 )
             )
+
+
+def _check_quality(f: h5py.File, problems: list[Problem], lengths: dict[str, int]) -> None:
+    """The quality table: columns, session references, grades, fractions and non-negative numbers."""
+    _check_table(f, "quality", schema.OPTIONAL_TABLES["quality"], problems, lengths)
+    if "quality" not in lengths:
+        return
+    g = f["quality"]
+    if "sessions" in lengths:
+        _range(problems, "/quality/session", g["session"][()], lengths["sessions"], "sessions")
+    bad = sorted(set(g["grade"].asstr()[()]) - {"GOOD", "FAIR", "POOR"})
+    if bad:
+        problems.append(Problem("/quality/grade", f"grades {bad[:3]}; expected GOOD, FAIR or POOR"))
+    bad_eye = sorted(set(g["eye"].asstr()[()]) - {"L", "R"})
+    if bad_eye:
+        problems.append(Problem("/quality/eye", f"eyes {bad_eye[:3]}; expected L or R"))
+    loss = g["data_loss"][()]
+    if np.any((loss < 0) | (loss > 1)):
+        problems.append(Problem("/quality/data_loss", "values outside 0..1 (a fraction of samples)"))
+    for c in ("precision_rms_s2s_deg", "precision_std_deg", "validation_mean_deg", "validation_max_deg", "n_samples"):
+        v = g[c][()].astype(float)
+        if np.any(v < 0):
+            problems.append(Problem(f"/quality/{c}", "negative values"))
 
 
 def _check_stimuli(f: h5py.File, problems: list[Problem], lengths: dict[str, int]) -> None:

@@ -177,7 +177,7 @@ def test_manifest(sessions, stimuli_dir, tmp_path):
         "title: Test gaze\nversion: 1.0.0\nlicence: CC-BY-4.0\ncitation: Doe et al. 2026\nauthors: [A. Doe]\n"
     )
     m = json.loads(write_manifest(out, meta).read_text())
-    assert m["licence"] == "CC-BY-4.0" and m["counts"]["stimuli"] == 3 and m["format_version"] == "1.0"
+    assert m["licence"] == "CC-BY-4.0" and m["counts"]["stimuli"] == 3 and m["format_version"] == "1.1"
     import hashlib
 
     assert m["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest() and m["size_bytes"] == out.stat().st_size

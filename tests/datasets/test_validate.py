@@ -122,7 +122,7 @@ def test_cli_exit_codes_and_no_traceback(clean, tmp_path):
 
 def test_info_and_release_commands(clean, tmp_path):
     r = CliRunner().invoke(cli, ["info", str(clean)])
-    assert r.exit_code == 0 and "stimuli: 3" in r.output and "gazelab-gaze-dataset 1.0" in r.output
+    assert r.exit_code == 0 and "stimuli: 3" in r.output and "gazelab-gaze-dataset 1.1" in r.output
     target = _copy(clean, tmp_path, "rel.h5")
     meta = tmp_path / "release.yaml"
     meta.write_text("title: T\nversion: '1.0'\nlicence: MIT\ncitation: me\n")
