@@ -1,9 +1,12 @@
 """Function lengths in the gazelab package: lines of logic per function, longest first.
 
-Lines of logic are the function's source lines less blank lines, comment lines and its docstring
+Lines of logic are the function's source lines less blank lines, comment lines and docstrings
 (nested functions count towards their parent as well as on their own).
 
-Usage: ``python benchmarks/function_lengths.py [--over N] [PATH ...]`` (default: ``gazelab``, N = 80).
+``--raw`` counts every source line from ``def`` to the end instead (docstring, comments and blank lines
+included), as the issue's numbers were counted.
+
+Usage: ``python benchmarks/function_lengths.py [--over N] [--raw] [PATH ...]`` (default: ``gazelab``, N = 80).
 The last line is the count of functions over N lines and the longest one.
 """
 
@@ -17,11 +20,13 @@ from pathlib import Path
 
 
 def _logic_lines(source: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
-    body = node.body
     doc_lines: set[int] = set()
-    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
-        if isinstance(body[0].value.value, str):
-            doc_lines = set(range(body[0].lineno, body[0].end_lineno + 1))
+    for inner in ast.walk(node):  # its own docstring and those of nested functions and classes
+        if not isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) or not inner.body:
+            continue
+        first = inner.body[0]
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            doc_lines |= set(range(first.lineno, first.end_lineno + 1))
     lines = source.splitlines()[node.lineno - 1 : node.end_lineno]
     code_lines: set[int] = set()
     tokens = tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline)
@@ -34,8 +39,9 @@ def _logic_lines(source: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> i
     return len(code_lines - doc_lines)
 
 
-def function_lengths(paths: list[Path]) -> list[tuple[int, str]]:
-    """Return ``(lines_of_logic, "file:qualname")`` for every function under ``paths``, longest first."""
+def function_lengths(paths: list[Path], *, raw: bool = False) -> list[tuple[int, str]]:
+    """Return ``(lines, "file:qualname")`` for every function under ``paths``, longest first (lines of
+    logic, or with ``raw`` all its source lines)."""
     out: list[tuple[int, str]] = []
     files = [f for p in paths for f in (sorted(p.rglob("*.py")) if p.is_dir() else [p])]
     for path in files:
@@ -48,7 +54,8 @@ def function_lengths(paths: list[Path]) -> list[tuple[int, str]]:
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                     name = f"{prefix}{node.name}"
                     if not isinstance(node, ast.ClassDef):
-                        out.append((_logic_lines(source, node), f"{path}:{name}"))
+                        n = node.end_lineno - node.lineno + 1 if raw else _logic_lines(source, node)
+                        out.append((n, f"{path}:{name}"))
                     stack.append((node, name + "."))
                 else:
                     stack.append((node, prefix))
@@ -59,13 +66,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", default=["gazelab"])
     parser.add_argument("--over", type=int, default=80)
+    parser.add_argument("--raw", action="store_true", help="all source lines, not lines of logic")
     args = parser.parse_args()
-    lengths = function_lengths([Path(p) for p in args.paths])
+    lengths = function_lengths([Path(p) for p in args.paths], raw=args.raw)
     over = [(n, name) for n, name in lengths if n > args.over]
     for n, name in over:
         print(f"{n:5d}  {name}")
     longest = f"{lengths[0][1]} ({lengths[0][0]} lines)" if lengths else "none"
-    print(f"{len(over)} functions over {args.over} lines of logic in {len(lengths)}; longest: {longest}")
+    kind = "source lines" if args.raw else "lines of logic"
+    print(f"{len(over)} functions over {args.over} {kind} in {len(lengths)}; longest: {longest}")
 
 
 if __name__ == "__main__":

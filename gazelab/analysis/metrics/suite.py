@@ -91,37 +91,45 @@ class _Stats:
     g_sum: np.ndarray | None = None
     g_sq: np.ndarray | None = None
     g_min: np.ndarray | None = None
-    g_max: np.ndarray | None = None
     pg: np.ndarray | None = None
 
 
-def _first_pass(a: np.ndarray, g: np.ndarray | None) -> _Stats:
-    """Sums, sums of squares, minima and maxima of the maps (and references), and their dot products."""
+def _first_pass(a: np.ndarray, g: np.ndarray | None, names: set[str]) -> _Stats:
+    """What the metrics ``names`` need of the maps (and references): sums, sums of squares, minima,
+    maxima, dot products; one streamed pass."""
     b, n = a.shape
-    z = [np.zeros(b) for _ in range(2)]
-    st = _Stats(n, z[0], z[1], np.full(b, np.inf), np.full(b, -np.inf))
+    sq, lo, hi, pg = (
+        bool(names & {"nss", "cc"}),
+        bool(names & {"kld", "sim", "auc_judd"}),
+        "auc_judd" in names,
+        "cc" in names,
+    )
+    st = _Stats(n, np.zeros(b), np.zeros(b), np.full(b, np.inf), np.full(b, -np.inf))
     if g is not None:
-        st.g_sum, st.g_sq, st.pg = np.zeros(b), np.zeros(b), np.zeros(b)
-        st.g_min, st.g_max = np.full(b, np.inf), np.full(b, -np.inf)
+        st.g_sum, st.g_sq, st.pg, st.g_min = np.zeros(b), np.zeros(b), np.zeros(b), np.full(b, np.inf)
     for rows, cols in _units(b, n):
         p = _as64(a[rows, cols])
         st.p_sum[rows] += p.sum(1)
-        st.p_sq[rows] += _rowdot(p, p)
-        np.minimum(st.p_min[rows], p.min(1), out=st.p_min[rows])
-        np.maximum(st.p_max[rows], p.max(1), out=st.p_max[rows])
+        if sq:
+            st.p_sq[rows] += _rowdot(p, p)
+        if lo:
+            np.minimum(st.p_min[rows], p.min(1), out=st.p_min[rows])
+        if hi:
+            np.maximum(st.p_max[rows], p.max(1), out=st.p_max[rows])
         if g is not None:
             r = _as64(g[rows, cols])
             st.g_sum[rows] += r.sum(1)
-            st.g_sq[rows] += _rowdot(r, r)
-            st.pg[rows] += _rowdot(p, r)
-            np.minimum(st.g_min[rows], r.min(1), out=st.g_min[rows])
-            np.maximum(st.g_max[rows], r.max(1), out=st.g_max[rows])
+            if pg:
+                st.g_sq[rows] += _rowdot(r, r)
+                st.pg[rows] += _rowdot(p, r)
+            if lo:
+                np.minimum(st.g_min[rows], r.min(1), out=st.g_min[rows])
     return st
 
 
-def _centred(x: np.ndarray, mean: float, lo: float, hi: float) -> np.ndarray:
+def _centred(x: np.ndarray, mean: float) -> np.ndarray:
     """x - mean of an ill-conditioned row (a constant row: exact zeros)."""
-    return np.zeros_like(x) if lo == hi else _as64(x) - mean
+    return np.zeros_like(x, dtype=np.float64) if x.min() == x.max() else _as64(x) - mean
 
 
 # -- moments: NSS and CC -------------------------------------------------------------------------------
@@ -130,7 +138,7 @@ def _variance(a: np.ndarray, st: _Stats) -> tuple[np.ndarray, np.ndarray]:
     mean, msq = st.p_sum / st.n, st.p_sq / st.n
     var = msq - mean * mean
     for i in np.flatnonzero(var < _WELL_CONDITIONED * msq):  # nearly constant maps only (rare)
-        d = _centred(a[i], mean[i], st.p_min[i], st.p_max[i])
+        d = _centred(a[i], mean[i])
         var[i] = float(np.einsum("i,i->", d, d)) / st.n
     return mean, np.maximum(var, 0.0)
 
@@ -154,8 +162,8 @@ def _cc(a: np.ndarray, g: np.ndarray, st: _Stats) -> np.ndarray:
     mp, mr, pp, rr = st.p_sum / n, st.g_sum / n, st.p_sq / n, st.g_sq / n
     vp, vr, cov = pp - mp * mp, rr - mr * mr, st.pg / n - mp * mr
     for i in np.flatnonzero((vp < _WELL_CONDITIONED * pp) | (vr < _WELL_CONDITIONED * rr)):  # centre first
-        p = _centred(a[i].reshape(-1), mp[i], st.p_min[i], st.p_max[i])
-        r = _centred(g[i].reshape(-1), mr[i], st.g_min[i], st.g_max[i])
+        p = _centred(a[i].reshape(-1), mp[i])
+        r = _centred(g[i].reshape(-1), mr[i])
         vp[i], vr[i], cov[i] = (float(np.einsum("i,i->", x, y)) / n for x, y in ((p, p), (r, r), (p, r)))
     const = np.flatnonzero(vr <= 0).tolist()
     if const:
@@ -571,8 +579,8 @@ def _shared_pass(b: _Batch, given: dict[str, Any], shared: set[str], convention:
     g = _ref_rows(b, given["reference"]).reshape(a.shape[0], -1) if needs_map else None
     fix = _fixations_np(b, given["fixations"]) if shared & {"nss", "auc_judd", "auc_shuffled"} else None
     fx = _fixed(a, fix) if fix is not None else None
-    st = _first_pass(a, g)
     out: dict[str, np.ndarray] = {}
+    st = _first_pass(a, g, shared) if shared - {"auc_shuffled"} else None
     jd = _judd_setup(st, fx, jitter=jitter, seed=seed) if "auc_judd" in shared else None
     if shared & {"kld", "sim", "auc_judd"}:
         second = _second_pass(a, g, st, shared, convention, jd)
