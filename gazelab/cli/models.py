@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -95,7 +96,7 @@ def align_cmd(dataset: Path, recipe: str | None, weights: Path | None, no_augmen
         given["weights"] = str(weights)
     cfg = make_recipe(recipe, **given) if recipe else AlignConfig(**given)
     res = align(dataset, out, cfg, resume=resume, device=device)
-    if res.out is not None:
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one report
         cols = [c for c in _COLUMNS if c in res.history]
         _print_table(res.history[cols].round(4))
         click.echo(f"run folder: {res.out}")

@@ -20,6 +20,7 @@ epoch). Under ``torchrun`` the same call trains with DistributedDataParallel
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import sys
@@ -109,9 +110,12 @@ class AlignConfig:
     high_res : bool or None
         Stride-16 ResNet trunk (default: only for ``brnpa``).
     freeze_bn : bool or None
-        Keep batch-norm layers in evaluation mode (running statistics fixed) while training.
-        Default (None): True for pretrained trunks (``efficientnet_lite0``, or ``weights`` given),
-        whose statistics a few fine-tuning images would drift, False otherwise.
+        Keep the trunk in evaluation mode while training: batch-norm running statistics fixed,
+        and no stochastic depth or dropout inside it (its weights still train). Default (None):
+        True for pretrained trunks (``efficientnet_lite0``, or ``weights`` given), whose statistics
+        a few fine-tuning images would drift and whose stochastic depth would make the student
+        differ from its teacher at zero training (Adam turns that noise into full-size steps),
+        False otherwise.
     amp : bool
         Mixed precision (autocast to bfloat16 where the GPU supports it, else float16 with a
         gradient scaler). GPU only.
@@ -362,8 +366,8 @@ class _Run:
     schedule: LambdaSchedule
     train: _Data
     val: _Data
-    teacher_train: torch.Tensor | None  # (N, 2, C): logits before fine-tuning, unflipped and flipped
-    teacher_val: torch.Tensor  # (N_val, C)
+    teacher: nn.Module | None  # a frozen copy of the model before fine-tuning (labels='teacher')
+    teacher_val: torch.Tensor  # (N_val, C) its held-out logits
     class_names: list[str]
     show: bool
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -426,15 +430,19 @@ def _logits(model: nn.Module, images: torch.Tensor, batch_size: int, device: tor
     return torch.cat(out)
 
 
-def _teacher(model: AttentionNet, train: _Data, val: _Data, cfg: AlignConfig, dev: torch.device):
-    """Logits of the model before fine-tuning: held-out images, and training images as seen (flipped or not)."""
+def _teacher(model: AttentionNet, val: _Data, cfg: AlignConfig, dev: torch.device):
+    """The model before fine-tuning: a frozen copy (for distillation) and its held-out logits.
+
+    The copy runs on each training batch as the student sees it, so that before the first step
+    student and teacher agree bit for bit and distillation starts from exactly zero gradient
+    (logits precomputed in other batches differ by float rounding, which Adam, being scale-free,
+    would turn into full learning-rate steps).
+    """
     val_logits = _logits(model, val.images, cfg.batch_size, dev)
     if cfg.labels != "teacher":
         return None, val_logits
-    plain = _logits(model, train.images, cfg.batch_size, dev)
-    flipped = _logits(model, train.images.flip(-1), cfg.batch_size, dev) if cfg.augment else plain
-    train.labels = plain.argmax(1)
-    return torch.stack([plain, flipped], 1), val_logits
+    teacher = copy.deepcopy(model).eval().requires_grad_(False)
+    return teacher, val_logits
 
 
 def _restore(run: _Run, path: Path) -> None:
@@ -458,7 +466,7 @@ def _prepare(dataset: Path, out: Path, cfg: AlignConfig, ctx: D.Context, resume:
         cfg = replace(cfg, labels="dataset" if classes else "teacher")
     torch.manual_seed(cfg.seed)
     model = _build(cfg, n_classes=_n_classes(cfg, classes)).to(ctx.device)
-    teacher_train, teacher_val = _teacher(model, train, val, cfg, ctx.device)
+    teacher, teacher_val = _teacher(model, val, cfg, ctx.device)
     scaler = torch.amp.GradScaler("cuda", enabled=_amp_dtype(cfg) == torch.float16)
     run = _Run(
         cfg,
@@ -471,7 +479,7 @@ def _prepare(dataset: Path, out: Path, cfg: AlignConfig, ctx: D.Context, resume:
         LambdaSchedule(cfg.lam, cfg.lambda_schedule, cfg.warmup_epochs),
         train,
         val,
-        teacher_train,
+        teacher,
         teacher_val,
         classes,
         show,
@@ -488,18 +496,20 @@ def _prepare(dataset: Path, out: Path, cfg: AlignConfig, ctx: D.Context, resume:
 
 
 def _train_mode(run: _Run) -> None:
+    """Training mode; a kept pretrained trunk stays in evaluation mode (see ``AlignConfig.freeze_bn``)."""
     run.net.train()
     if run.cfg.keeps_bn:
-        for m in run.model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                m.eval()
+        run.model.trunk.eval()
 
 
 def _task_loss(run: _Run, logits: torch.Tensor, y: torch.Tensor, teacher: torch.Tensor | None) -> torch.Tensor:
     if teacher is not None:  # distillation (Hinton et al. 2015): T^2 KL(teacher || student) at temperature T
+        # float64: at the start student == teacher and float32 rounding leaves ~1e-7 gradients,
+        # which Adam (scale-free) would turn into full learning-rate steps, drifting the model
         t = run.cfg.temperature
-        student = F.log_softmax(logits.float() / t, 1)
-        return F.kl_div(student, F.log_softmax(teacher / t, 1), log_target=True, reduction="batchmean") * t * t
+        student = F.log_softmax(logits.double() / t, 1)
+        kl = F.kl_div(student, F.log_softmax(teacher.double() / t, 1), log_target=True, reduction="batchmean")
+        return (kl * t * t).float()
     return F.cross_entropy(logits.float(), y, label_smoothing=run.cfg.label_smoothing)
 
 
@@ -510,8 +520,11 @@ def _step(run: _Run, idx: torch.Tensor, flips: torch.Tensor, lam: float) -> dict
     x = _flip(data.images[idx], fl).to(dev).float().div_(255)
     human = _flip(data.saliency[idx], fl).to(dev)
     fix = _flip(data.fixations[idx], fl).to(dev)
-    y = data.labels[idx].to(dev)
-    teacher = None if run.teacher_train is None else run.teacher_train[idx, fl.long()].to(dev)
+    teacher = None
+    if run.teacher is not None:
+        with torch.no_grad(), _autocast(run):
+            teacher = run.teacher(x)["logits"].float()
+    y = data.labels[idx].to(dev) if teacher is None else teacher.argmax(1)
     gradient = cfg.saliency == "gradient"
     if gradient:
         x.requires_grad_(True)

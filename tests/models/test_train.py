@@ -7,7 +7,6 @@ import torch
 from gazelab.errors import ParameterError
 from gazelab.models import AlignConfig, align, make_distractor_task
 
-
 #: Columns every epoch of metrics.csv must have (issue 15).
 COLUMNS = (
     "world_size",
