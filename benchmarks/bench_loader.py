@@ -11,7 +11,7 @@ saliency map, both 224x224 float tensors, the map normalised to sum 1:
 
 - folder: a typical folder Dataset: Pillow opens the JPEG and the PNG map, converts, resizes
   both to 224x224 (bilinear) and makes tensors;
-- gazelab: ``GazeDataset(path, transform=Compose([Resize((224, 224))]), targets=("saliency",))``
+- gazelab: ``GazeDataset(path, transforms=JointCompose([JointResize((224, 224))]), targets=("saliency",))``
   (JPEG decoded in draft mode at >= 224 px, map read from the stored 256-px preview), and the
   same with fixations as well (``targets=("saliency", "fixations")``).
 
@@ -38,7 +38,7 @@ from PIL import Image
 from gazelab.datasets import GazeDataset, collate_gaze, schema
 from gazelab.datasets.exporters import export_folder
 from gazelab.datasets.importers import get_importer
-from gazelab.datasets.transforms import Compose, Resize
+from gazelab.datasets.transforms import JointCompose, JointResize
 
 NUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nus-scene"
 SIZE = (224, 224)
@@ -127,10 +127,10 @@ def main() -> None:
         print(f"torch {torch.__version__}, {os.cpu_count()} CPUs; DataLoader batch 32, 2 workers, {SIZE[0]}x{SIZE[1]}")
         folder_rate = items_per_s(FolderSaliency(folder), args.epochs)
         print(f"folder layout (JPEG + PNG maps, Pillow):        {folder_rate:8.1f} items/s")
-        ds = GazeDataset(h5, transform=Compose([Resize(SIZE)]), targets=("saliency",))
+        ds = GazeDataset(h5, transforms=JointCompose([JointResize(SIZE)]), targets=("saliency",))
         ours = items_per_s(ds, args.epochs, collate_gaze)
         print(f"gazelab HDF5 (image + saliency map):            {ours:8.1f} items/s")
-        ds_fix = GazeDataset(h5, transform=Compose([Resize(SIZE)]), targets=("saliency", "fixations"))
+        ds_fix = GazeDataset(h5, transforms=JointCompose([JointResize(SIZE)]), targets=("saliency", "fixations"))
         ours_fix = items_per_s(ds_fix, args.epochs, collate_gaze)
         print(f"gazelab HDF5 (image + saliency map + fixations): {ours_fix:8.1f} items/s")
         raw = raw_read_mb_s(h5)

@@ -159,9 +159,9 @@ def _loader_pass(dataset: Path) -> dict[str, Any]:
     import torch
 
     from gazelab.datasets import GazeDataset, collate_gaze
-    from gazelab.datasets.transforms import Resize
+    from gazelab.datasets.transforms import JointResize
 
-    ds = GazeDataset(dataset, transform=Resize((224, 224)), targets=("saliency", "fixations", "stimulus"))
+    ds = GazeDataset(dataset, transforms=JointResize((224, 224)), targets=("saliency", "fixations", "stimulus"))
     loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=2, collate_fn=collate_gaze)
     t0 = time.perf_counter()
     n, shapes = 0, None

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from gazelab.datasets import schema
-from gazelab.datasets.transforms import Compose, Resize
+from gazelab.datasets.transforms import JointCompose, JointResize
 from gazelab.datasets.validate import check_format
 from gazelab.errors import ParameterError, ParseError
 from gazelab.preprocessing.maps import saliency_map
@@ -116,22 +116,33 @@ def make_splits(
 class GazeDataset(torch.utils.data.Dataset):
     """Stimuli with human gaze from a gazelab HDF5 release, one item per stimulus.
 
+    The three transform slots have torchvision's meanings (``VisionDataset``): ``transform`` takes
+    the image only, ``target_transform`` the target only, ``transforms`` both together.
+
     Parameters
     ----------
-    path : str or Path
+    root : str or Path
         The ``.h5`` dataset.
     split : str or Split, optional
         A split name stored in the file (``/stimuli/split``), or a :class:`Split` from
         :func:`make_splits`. Default: all stimuli, all observers.
     transform : callable, optional
-        Joint geometric transform on the sample dict (see :mod:`gazelab.datasets.transforms`),
-        applied identically to the image, maps and fixations.
-    image_transform : callable, optional
-        Photometric transform on the image tensor only (e.g. colour jitter, normalisation).
+        Transform of the image only, a float tensor ``(C, H, W)`` in [0, 1] (e.g. torchvision's
+        ``v2.ColorJitter``, ``v2.Normalize``), applied after ``transforms``.
+    target_transform : callable, optional
+        Transform of the target only: the dict of the requested targets (``saliency``,
+        ``fixations``, ``label``, ...) -> a dict of targets.
+    transforms : callable, optional
+        Joint geometric transform ``transforms(image, target) -> (image, target)``, applied
+        identically to the image (uint8 ``(C, H, W)``), maps and fixations: gazelab's
+        :class:`~gazelab.datasets.transforms.JointResize`, ``JointRandomCrop``, ... in a
+        ``JointCompose``. (torchvision's geometric transforms would move the image without the
+        maps: they do not belong here.)
     targets : sequence of str, optional
         Any of ``'saliency'`` (``(1, H, W)`` float, sums to 1), ``'fixation_map'`` (``(1, H, W)``
         float counts), ``'fixations'`` (``(N, 2)`` float ``(x, y)`` px, plus
-        ``fixation_durations_ms``), ``'label'`` (str) and ``'stimulus'`` (id). Default
+        ``fixation_durations_ms``), ``'label'`` (int, the index of the stimulus' label in
+        :attr:`classes`; -1 for a stimulus without a label) and ``'stimulus'`` (id). Default
         ``('saliency', 'fixations', 'label')``.
     observers : sequence of str, optional
         Only these observers' fixations count; the saliency map is then recomputed from them
@@ -144,29 +155,37 @@ class GazeDataset(torch.utils.data.Dataset):
         for the eye used) is below this grade; saliency maps are then recomputed from the rest.
         For whole observers use ``observers=gazelab.datasets.quality.observers_at_least(path, grade)``.
 
+    Attributes
+    ----------
+    classes : list of str
+        The stimuli's label names, sorted (torchvision's ``classes``).
+    class_to_idx : dict
+        Label name -> class index.
+
     Notes
     -----
     Items are dicts: ``image`` (float32 ``(C, H, W)`` in [0, 1]), ``index`` (int) and the
-    targets. Images of different sizes cannot be stacked: use a :class:`Resize` (or crop) in
-    ``transform``, and :func:`collate_gaze` to batch fixation lists. When ``transform`` starts
-    with :class:`Resize`, JPEGs are decoded at a reduced size (never smaller than the target),
+    targets. Images of different sizes cannot be stacked: use a ``JointResize`` (or crop) in
+    ``transforms``, and :func:`collate_gaze` to batch fixation lists. When ``transforms`` starts
+    with ``JointResize``, JPEGs are decoded at a reduced size (never smaller than the target),
     which is several times faster for large photographs, and the saliency map is read from the
     stored preview (shorter side 256 px, area-averaged) when the target is no larger than it.
     """
 
     def __init__(
         self,
-        path: str | Path,
+        root: str | Path,
         split: str | Split | None = None,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        target_transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        transforms: Callable[..., Any] | None = None,
         *,
-        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-        image_transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         targets: Sequence[str] = ("saliency", "fixations", "label"),
         observers: Sequence[str] | None = None,
         image_mode: str | None = "RGB",
         min_grade: str | None = None,
     ) -> None:
-        self.path = Path(path)
+        self.path = self.root = Path(root)
         if image_mode not in ("RGB", None):
             raise ParameterError("image_mode", image_mode, "'RGB' (grey images repeated to 3 channels) or None")
         self.image_mode = image_mode
@@ -175,7 +194,8 @@ class GazeDataset(torch.utils.data.Dataset):
             raise ParameterError("targets", list(targets), f"a subset of {list(TARGETS)}")
         self.targets = tuple(targets)
         self.transform = transform
-        self.image_transform = image_transform
+        self.target_transform = target_transform
+        self.transforms = transforms
         meta = _read_meta(self.path)
         n = len(meta["ids"])
         rows = np.arange(n)
@@ -207,15 +227,16 @@ class GazeDataset(torch.utils.data.Dataset):
         self._wh = np.stack([meta["width"], meta["height"]], axis=1)
         self._sigma = meta["sigma"]
         self._offsets = meta["offsets"]
-        self.label_names = sorted({s for s in meta["labels"] if s})
-        self._draft = self._draft_size(transform)
+        self.classes = sorted({s for s in meta["labels"] if s})
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+        self._draft = self._draft_size(transforms)
         self._file: h5py.File | None = None
         self._pid: int | None = None
 
     @staticmethod
     def _draft_size(transform: Any) -> tuple[int, int] | None:
-        first = transform.transforms[0] if isinstance(transform, Compose) and transform.transforms else transform
-        if isinstance(first, Resize):
+        first = transform.transforms[0] if isinstance(transform, JointCompose) and transform.transforms else transform
+        if isinstance(first, JointResize):
             h, w = first.size
             return w, h
         return None
@@ -285,24 +306,26 @@ class GazeDataset(torch.utils.data.Dataset):
             from gazelab.datasets.transforms import _points_map
 
             sample["fixation_map"] = _points_map(sample["fixations"], h, w)
+        image = sample.pop("image")
+        if self.transforms is not None:
+            image, sample = self.transforms(image, sample)
+        image = image.float().div_(255.0) if image.dtype == torch.uint8 else image
         if self.transform is not None:
-            sample = self.transform(sample)
-        image = sample["image"]
-        sample["image"] = image.float().div_(255.0) if image.dtype == torch.uint8 else image
-        if self.image_transform is not None:
-            sample["image"] = self.image_transform(sample["image"])
-        out: dict[str, Any] = {"image": sample["image"], "index": index}
+            image = self.transform(image)
+        target: dict[str, Any] = {}
         for t in self.targets:
             if t == "label":
-                out["label"] = str(self.labels[k])
+                target["label"] = self.class_to_idx.get(str(self.labels[k]), -1)
             elif t == "stimulus":
-                out["stimulus"] = str(self.ids[k])
+                target["stimulus"] = str(self.ids[k])
             elif t == "fixations":
-                out["fixations"] = sample["fixations"]
-                out["fixation_durations_ms"] = sample["fixation_durations_ms"]
+                target["fixations"] = sample["fixations"]
+                target["fixation_durations_ms"] = sample["fixation_durations_ms"]
             else:
-                out[t] = sample[t]
-        return out
+                target[t] = sample[t]
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return {"image": image, "index": index, **target}
 
     def _kept_observers(self, f: h5py.File, a: int, b: int) -> np.ndarray:
         """Mask over fixation rows a:b of the observers kept (all True without an observer filter)."""
@@ -334,7 +357,7 @@ def collate_gaze(batch: list[dict[str, Any]]) -> dict[str, Any]:
     Raises
     ------
     ParameterError
-        If images or maps differ in size (add a Resize to the transform).
+        If images or maps differ in size (add a JointResize to ``transforms``).
     """
     out: dict[str, Any] = {}
     keys = batch[0].keys()
@@ -359,7 +382,7 @@ def collate_gaze(batch: list[dict[str, Any]]) -> dict[str, Any]:
         elif isinstance(values[0], torch.Tensor):
             shapes = {tuple(v.shape) for v in values}
             if len(shapes) > 1:
-                raise ParameterError(key, sorted(shapes), "one shape per batch: add a Resize to the transform")
+                raise ParameterError(key, sorted(shapes), "one shape per batch: add a JointResize to transforms")
             out[key] = torch.stack(values)
         elif isinstance(values[0], int):
             out[key] = torch.tensor(values)
@@ -383,10 +406,10 @@ class GazeClipDataset(torch.utils.data.Dataset):
     split : str, optional
         Keep the videos whose ``split`` equals this.
     transform : callable, optional
-        Joint geometric transform on ``{'image': (T, 3, H, W), 'saliency': (T, 1, h, w)}``: the
-        same window and flip for every frame of a clip.
-    image_transform : callable, optional
-        Photometric transform on the frames tensor only.
+        Transform of the frames tensor only (torchvision's meaning: image-only).
+    transforms : callable, optional
+        Joint geometric transform ``transforms(frames, {'saliency': (T, 1, h, w), ...})`` (gazelab's
+        ``Joint*`` transforms): the same window and flip for every frame of a clip.
 
     Notes
     -----
@@ -402,8 +425,8 @@ class GazeClipDataset(torch.utils.data.Dataset):
         *,
         stride: int | None = None,
         split: str | None = None,
-        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-        image_transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        transforms: Callable[..., Any] | None = None,
     ) -> None:
         if clip_len < 1:
             raise ParameterError("clip_len", clip_len, "a number of frames >= 1")
@@ -413,7 +436,7 @@ class GazeClipDataset(torch.utils.data.Dataset):
         self.path = Path(path)
         self.clip_len = clip_len
         self.transform = transform
-        self.image_transform = image_transform
+        self.transforms = transforms
         try:
             f = h5py.File(self.path, "r")
         except OSError as exc:
@@ -430,7 +453,7 @@ class GazeClipDataset(torch.utils.data.Dataset):
         self.clips = [
             (i, s) for i in np.flatnonzero(keep) for s in range(0, int(v["n_frames"][i]) - clip_len + 1, stride)
         ]
-        self._draft = GazeDataset._draft_size(transform)
+        self._draft = GazeDataset._draft_size(transforms)
         self._file: h5py.File | None = None
         self._pid: int | None = None
 
@@ -458,11 +481,12 @@ class GazeClipDataset(torch.utils.data.Dataset):
             "saliency": maps,
             "frame": (int(self.videos["width_px"][i]), int(self.videos["height_px"][i])),
         }
-        if self.transform is not None:
-            sample = self.transform(sample)
+        if self.transforms is not None:
+            frames, sample = self.transforms(sample.pop("image"), sample)
+            sample["image"] = frames
         out_frames = sample["image"].float().div_(255.0) if sample["image"].dtype == torch.uint8 else sample["image"]
-        if self.image_transform is not None:
-            out_frames = self.image_transform(out_frames)
+        if self.transform is not None:
+            out_frames = self.transform(out_frames)
         return {
             "frames": out_frames,
             "saliency": sample["saliency"],

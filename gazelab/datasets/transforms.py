@@ -1,13 +1,19 @@
 """Joint transforms for gaze samples: geometry applied identically to image, maps and fixations.
 
+They go in ``transforms=`` of :class:`~gazelab.datasets.GazeDataset` (torchvision's joint slot)
+and follow torchvision's calling convention ``t(image, target) -> (image, target)``, where
+``target`` is the item's dict of maps and fixations. Their names start with ``Joint`` so that
+they never shadow torchvision's (``torchvision.transforms.v2.Resize`` touches the image only and
+belongs in ``transform=``). Each can also be called on one *sample* dict, ``t(sample)``.
+
 A *sample* is a dict with ``image`` (tensor ``(C, H, W)``, or ``(T, C, H, W)`` for a video clip,
 whose frames all get the same transform; uint8 while the dataset applies the
 geometric transforms, float in [0, 1] afterwards), optional maps (``saliency``,
 ``fixation_map``: ``(1, h, w)`` tensors, possibly at another resolution than the image until
-the first :class:`Resize`), ``fixations`` (float tensor ``(N, 2)`` of ``(x, y)`` in the
+the first :class:`JointResize`), ``fixations`` (float tensor ``(N, 2)`` of ``(x, y)`` in the
 coordinate frame ``frame`` = ``(width, height)`` px, continuous, origin at the top-left corner)
 and ``frame``. Geometric transforms update all of them; photometric transforms belong in
-``image_transform`` of :class:`~gazelab.datasets.GazeDataset`, which touches the image only.
+``transform`` of :class:`~gazelab.datasets.GazeDataset`, which touches the image only.
 
 Saliency maps stay probability maps: after resampling or cropping they are renormalised to sum 1
 (an all-zero map stays zero). Fixations that a crop removes are dropped.
@@ -23,7 +29,15 @@ import torch.nn.functional as F
 
 from gazelab.errors import ParameterError
 
-__all__ = ["MAP_KEYS", "CenterCrop", "Compose", "RandomCrop", "RandomHorizontalFlip", "Resize"]
+__all__ = [
+    "MAP_KEYS",
+    "JointCenterCrop",
+    "JointCompose",
+    "JointRandomCrop",
+    "JointRandomHorizontalFlip",
+    "JointResize",
+    "JointTransform",
+]
 
 Sample = dict[str, Any]
 MAP_KEYS = ("saliency", "fixation_map")
@@ -52,22 +66,39 @@ def _resize(t: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return out.reshape(*lead, *out.shape[-3:])
 
 
-class Compose:
-    """Apply transforms in order."""
+class JointTransform:
+    """Base of the joint transforms: ``t(image, target) -> (image, target)`` or ``t(sample) -> sample``.
+
+    Subclasses implement :meth:`apply` on one sample dict (``image`` plus the target's keys).
+    """
+
+    def apply(self, sample: Sample) -> Sample:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __call__(self, image: Any, target: dict[str, Any] | None = None) -> Any:
+        if isinstance(image, dict) and target is None:
+            return self.apply(image)
+        sample = self.apply({**(target or {}), "image": image})
+        image = sample.pop("image")
+        return image, sample
+
+
+class JointCompose(JointTransform):
+    """Apply joint transforms in order (each a :class:`JointTransform` or a ``sample -> sample`` callable)."""
 
     def __init__(self, transforms: Sequence[Callable[[Sample], Sample]]) -> None:
         self.transforms = list(transforms)
 
-    def __call__(self, sample: Sample) -> Sample:
+    def apply(self, sample: Sample) -> Sample:
         for t in self.transforms:
             sample = t(sample)
         return sample
 
     def __repr__(self) -> str:
-        return f"Compose({self.transforms!r})"
+        return f"JointCompose({self.transforms!r})"
 
 
-class Resize:
+class JointResize(JointTransform):
     """Resize image, maps and fixations to ``size = (height, width)`` px.
 
     The image uses antialiased bilinear interpolation; saliency maps antialiased bilinear then
@@ -80,7 +111,7 @@ class Resize:
     def __init__(self, size: int | Sequence[int]) -> None:
         self.size = _size(size)
 
-    def __call__(self, sample: Sample) -> Sample:
+    def apply(self, sample: Sample) -> Sample:
         h, w = self.size
         sample["image"] = _resize(sample["image"], (h, w))  # uint8 stays uint8: torch's fast path
         if "saliency" in sample:
@@ -98,7 +129,7 @@ class Resize:
         return sample
 
     def __repr__(self) -> str:
-        return f"Resize({self.size})"
+        return f"JointResize({self.size})"
 
 
 def _points_map(points: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -117,9 +148,9 @@ def _crop(sample: Sample, top: int, left: int, h: int, w: int) -> Sample:
         if key in sample and tuple(sample[key].shape[-2:]) != (H, W):
             raise ParameterError(
                 "transform",
-                "crop before Resize",
+                "crop before JointResize",
                 f"maps of the image's size ({W}x{H}); "
-                f"{key} is {sample[key].shape[-1]}x{sample[key].shape[-2]}: put Resize first",
+                f"{key} is {sample[key].shape[-1]}x{sample[key].shape[-2]}: put JointResize first",
             )
     sample["image"] = img[..., top : top + h, left : left + w]
     if "saliency" in sample:
@@ -137,7 +168,7 @@ def _crop(sample: Sample, top: int, left: int, h: int, w: int) -> Sample:
     return sample
 
 
-class RandomCrop:
+class JointRandomCrop(JointTransform):
     """Crop a random ``size = (height, width)`` window (same window for every element).
 
     Parameters
@@ -152,7 +183,7 @@ class RandomCrop:
         self.size = _size(size)
         self.generator = generator
 
-    def __call__(self, sample: Sample) -> Sample:
+    def apply(self, sample: Sample) -> Sample:
         h, w = self.size
         H, W = sample["image"].shape[-2:]
         if h > H or w > W:
@@ -162,16 +193,16 @@ class RandomCrop:
         return _crop(sample, top, left, h, w)
 
     def __repr__(self) -> str:
-        return f"RandomCrop({self.size})"
+        return f"JointRandomCrop({self.size})"
 
 
-class CenterCrop:
+class JointCenterCrop(JointTransform):
     """Crop the central ``size = (height, width)`` window."""
 
     def __init__(self, size: int | Sequence[int]) -> None:
         self.size = _size(size)
 
-    def __call__(self, sample: Sample) -> Sample:
+    def apply(self, sample: Sample) -> Sample:
         h, w = self.size
         H, W = sample["image"].shape[-2:]
         if h > H or w > W:
@@ -179,10 +210,10 @@ class CenterCrop:
         return _crop(sample, (H - h) // 2, (W - w) // 2, h, w)
 
     def __repr__(self) -> str:
-        return f"CenterCrop({self.size})"
+        return f"JointCenterCrop({self.size})"
 
 
-class RandomHorizontalFlip:
+class JointRandomHorizontalFlip(JointTransform):
     """Mirror image, maps and fixations left-right with probability ``p``.
 
     Parameters
@@ -199,7 +230,7 @@ class RandomHorizontalFlip:
         self.p = p
         self.generator = generator
 
-    def __call__(self, sample: Sample) -> Sample:
+    def apply(self, sample: Sample) -> Sample:
         if float(torch.rand((), generator=self.generator)) >= self.p:
             return sample
         sample["image"] = sample["image"].flip(-1)
@@ -214,4 +245,4 @@ class RandomHorizontalFlip:
         return sample
 
     def __repr__(self) -> str:
-        return f"RandomHorizontalFlip(p={self.p})"
+        return f"JointRandomHorizontalFlip(p={self.p})"

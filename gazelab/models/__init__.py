@@ -5,7 +5,9 @@
   ``{'logits', 'attention', 'aux_loss'}``.
 - :mod:`~gazelab.models.losses`: alignment losses (KL, 1 - CC, NSS-based, MSE, the Neural
   Harmonizer's pyramid) and lambda schedules.
-- :func:`align`: the training loop (task + lambda * alignment), with checkpoints and resume.
+- :func:`align`: the training loop (task or distillation + lambda * alignment of the head's map or
+  the input-gradient saliency), with checkpoints, resume and data-parallel training under torchrun
+  (:mod:`~gazelab.models.distributed`); :func:`recipe` gives named presets (the Harmonizer's).
 - :func:`make_distractor_task`: an attention-driven task built from (simulated) gaze.
 """
 
@@ -16,12 +18,13 @@ from gazelab.models.heads import CAMHead, SpatialAttentionHead
 from gazelab.models.losses import LOSSES, LambdaSchedule, alignment_loss
 from gazelab.models.net import HEADS, AttentionNet, combine_attention
 from gazelab.models.tasks import make_distractor_task
-from gazelab.models.train import AlignConfig, TrainResult, align
+from gazelab.models.train import RECIPES, AlignConfig, TrainResult, align, recipe
 
 __all__ = [
     "BACKBONES",
     "HEADS",
     "LOSSES",
+    "RECIPES",
     "AIBHead",
     "AlignConfig",
     "AttentionNet",
@@ -35,4 +38,5 @@ __all__ = [
     "build_trunk",
     "combine_attention",
     "make_distractor_task",
+    "recipe",
 ]

@@ -8,11 +8,11 @@ torch = pytest.importorskip("torch", reason="GazeDataset needs the torch extra (
 from gazelab.datasets import GazeDataset, build_dataset, collate_gaze, make_splits  # noqa: E402
 from gazelab.datasets.schema import decode_image, image_path, map_path, read_table  # noqa: E402
 from gazelab.datasets.transforms import (  # noqa: E402
-    CenterCrop,
-    Compose,
-    RandomCrop,
-    RandomHorizontalFlip,
-    Resize,
+    JointCenterCrop,
+    JointCompose,
+    JointRandomCrop,
+    JointRandomHorizontalFlip,
+    JointResize,
 )
 from gazelab.errors import ParameterError  # noqa: E402
 
@@ -64,7 +64,8 @@ def test_items_match_the_file(dataset):
             np.testing.assert_allclose(item["fixations"].numpy(), sub[["x_px", "y_px"]].to_numpy(), rtol=1e-6)
             assert item["fixation_map"].sum() == len(sub)
             assert (
-                item["label"] == ["beach", "forest", "face"][k] and item["stimulus"] == ["beach", "forest", "face"][k]
+                ds.classes[item["label"]] == ["beach", "forest", "face"][k]
+                and item["stimulus"] == ["beach", "forest", "face"][k]
             )
     assert ds[-1]["index"] == -1
     with pytest.raises(IndexError):
@@ -94,7 +95,9 @@ def _peak(t):
 @pytest.mark.parametrize("seed", range(6))
 def test_joint_transforms_keep_fixation_on_the_map_peak(seed):
     g = torch.Generator().manual_seed(seed)
-    t = Compose([Resize((120, 160)), RandomCrop((96, 128), generator=g), RandomHorizontalFlip(0.5, generator=g)])
+    t = JointCompose(
+        [JointResize((120, 160)), JointRandomCrop((96, 128), generator=g), JointRandomHorizontalFlip(0.5, generator=g)]
+    )
     s = t(_single_fixation_sample(x=40.5 + seed, y=30.5))
     if len(s["fixations"]) == 0:
         pytest.skip("the crop removed the fixation")
@@ -107,21 +110,21 @@ def test_joint_transforms_keep_fixation_on_the_map_peak(seed):
 
 
 def test_flip_and_center_crop_exact():
-    s = RandomHorizontalFlip(1.0)(_single_fixation_sample(x=20.5, y=10.5))
+    s = JointRandomHorizontalFlip(1.0)(_single_fixation_sample(x=20.5, y=10.5))
     assert s["fixations"][0].tolist() == [80 - 20.5, 10.5] and _peak(s["saliency"]) == (10, 59)
-    s = CenterCrop((40, 40))(_single_fixation_sample(x=30.5, y=20.5))
+    s = JointCenterCrop((40, 40))(_single_fixation_sample(x=30.5, y=20.5))
     assert s["fixations"][0].tolist() == [10.5, 10.5] and _peak(s["saliency"]) == (10, 10)
-    with pytest.raises(ParameterError, match="Resize first"):
+    with pytest.raises(ParameterError, match="JointResize first"):
         s = _single_fixation_sample()
         s["saliency"] = s["saliency"][:, :30, :30]
-        CenterCrop((20, 20))(s)
+        JointCenterCrop((20, 20))(s)
 
 
 def test_resize_collate_and_image_transform(dataset):
     ds = GazeDataset(
         dataset,
-        transform=Compose([Resize((64, 64))]),
-        image_transform=lambda x: x * 2,
+        transforms=JointCompose([JointResize((64, 64))]),
+        transform=lambda x: x * 2,
         targets=("saliency", "fixations", "label"),
     )
     batch = collate_gaze([ds[i] for i in range(3)])
@@ -131,13 +134,14 @@ def test_resize_collate_and_image_transform(dataset):
     n = batch["fixations_count"]
     assert batch["fixations"].shape == (3, int(n.max()), 2) and batch["fixations_mask"].sum() == n.sum()
     assert torch.isnan(batch["fixations"][~batch["fixations_mask"]]).all()
-    assert batch["label"] == ["beach", "forest", "face"]
-    with pytest.raises(ParameterError, match="Resize"):
+    assert [ds.classes[i] for i in batch["label"]] == ["beach", "forest", "face"]
+    assert batch["label"].dtype == torch.int64
+    with pytest.raises(ParameterError, match="JointResize"):
         collate_gaze([GazeDataset(dataset)[i] for i in range(2)])
 
 
 def test_multi_worker_equals_single_process(dataset):
-    ds = GazeDataset(dataset, transform=Resize((48, 48)), targets=("saliency", "fixations", "stimulus"))
+    ds = GazeDataset(dataset, transforms=JointResize((48, 48)), targets=("saliency", "fixations", "stimulus"))
     single = [ds[i] for i in range(len(ds))]
     loader = torch.utils.data.DataLoader(
         ds, batch_size=1, num_workers=2, persistent_workers=True, collate_fn=collate_gaze

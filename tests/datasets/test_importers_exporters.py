@@ -56,9 +56,9 @@ def test_nus_scene_import_is_complete_and_valid(scene):
 def test_gaze_dataset_loads_the_import(scene):
     torch = pytest.importorskip("torch")
     from gazelab.datasets import GazeDataset, collate_gaze
-    from gazelab.datasets.transforms import Resize
+    from gazelab.datasets.transforms import JointResize
 
-    ds = GazeDataset(scene, transform=Resize((224, 224)))
+    ds = GazeDataset(scene, transforms=JointResize((224, 224)))
     assert len(ds) == 500
     batch = collate_gaze([ds[i] for i in range(4)])
     assert batch["image"].shape == (4, 3, 224, 224)

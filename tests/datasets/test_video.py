@@ -62,7 +62,7 @@ def test_frame_maps_follow_the_fixations():
 def test_video_dataset_and_clips(tmp_path):
     torch = pytest.importorskip("torch")
     from gazelab.datasets import GazeClipDataset
-    from gazelab.datasets.transforms import Compose, RandomHorizontalFlip, Resize
+    from gazelab.datasets.transforms import JointCompose, JointRandomHorizontalFlip, JointResize
 
     fx = pd.concat([_moving_dot_video(tmp_path / "walk"), _moving_dot_video(tmp_path / "run", n=12)])
     out = build_video_dataset(
@@ -84,7 +84,9 @@ def test_video_dataset_and_clips(tmp_path):
         assert (r, c) == (60, 20 + 5 * (4 + t))  # the map peak follows the dot
         fr, fc = divmod(int(item["frames"][t, 0].argmax()), 160)
         assert abs(fc - c) <= 2 and abs(fr - r) <= 2
-    flipped = GazeClipDataset(out, clip_len=8, transform=Compose([Resize((60, 80)), RandomHorizontalFlip(1.0)]))[0]
+    flipped = GazeClipDataset(
+        out, clip_len=8, transforms=JointCompose([JointResize((60, 80)), JointRandomHorizontalFlip(1.0)])
+    )[0]
     assert flipped["frames"].shape == (8, 3, 60, 80)
     for t in range(8):
         _, c = divmod(int(flipped["saliency"][t, 0].argmax()), 80)

@@ -14,6 +14,7 @@ name           library             what it needs
 ``gradcam``    captum              a layer with a ``(B, C, h, w)`` output (``LayerGradCam``)
 ``gradcampp``  pytorch_grad_cam    the same (``GradCAMPlusPlus`` channel weights)
 ``rollout``    gazelab             a vision transformer (``nn.MultiheadAttention`` or ``qkv`` modules)
+``gradient``   torch               any differentiable classifier (input-gradient saliency, the Harmonizer's)
 ``module``     gazelab             a model returning ``{'logits', 'attention'}`` (gazelab.models)
 =============  ==================  ====================================================================
 
@@ -149,7 +150,7 @@ def extract_attention(
     images : tensor, shape (B, C, H_in, W_in)
         The network's input, already resized and normalised (see
         :meth:`gazelab.analysis.zoo.ZooModel.preprocess`), on the model's device.
-    method : {'cam', 'gradcam', 'gradcampp', 'rollout', 'module'}
+    method : {'cam', 'gradcam', 'gradcampp', 'rollout', 'module', 'gradient'}
         See :data:`ATTENTION_METHODS` and ``docs/analysis.md``.
     layer : str or nn.Module, optional
         Target layer, as a dotted module name (``'layer4'``, ``'blocks.15'``) or the module.
@@ -188,4 +189,4 @@ def extract_attention(
     return upsample(result.maps, tuple(images.shape[-2:]) if size is None else size)
 
 
-from gazelab.analysis.attention import cam, gradcam, gradcampp, module, rollout  # noqa: E402,F401  (register)
+from gazelab.analysis.attention import cam, gradcam, gradcampp, gradient, module, rollout  # noqa: E402,F401  (register)
