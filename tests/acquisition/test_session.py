@@ -116,7 +116,9 @@ while True:
     rows = tr.newest_samples()
     w.add_samples(rows)
     if rows and time.monotonic() - start > 1.0:
-        Path({str(marker)!r}).write_text(repr(rows[-1][0]))
+        tmp = Path({str(marker)!r} + ".tmp")
+        tmp.write_text(repr(rows[-1][0]))
+        tmp.replace({str(marker)!r})  # whole or absent: the test never reads a half-written marker
 """
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2])
     try:
