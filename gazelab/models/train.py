@@ -509,12 +509,15 @@ def _train_mode(run: _Run) -> None:
 
 def _task_loss(run: _Run, logits: torch.Tensor, y: torch.Tensor, teacher: torch.Tensor | None) -> torch.Tensor:
     if teacher is not None:  # distillation (Hinton et al. 2015): T^2 KL(teacher || student) at temperature T
-        # float64: at the start student == teacher and float32 rounding leaves ~1e-7 gradients,
-        # which Adam (scale-free) would turn into full learning-rate steps, drifting the model
+        # the gradient is taken as T (softmax(s/T) - softmax(t/T)) / B, exactly zero where student ==
+        # teacher: autograd through log_softmax leaves ~1e-16 residues there, which Adam (scale-free)
+        # grows step by step into full learning-rate steps, drifting the model
         t = run.cfg.temperature
         student = F.log_softmax(logits.double() / t, 1)
         kl = F.kl_div(student, F.log_softmax(teacher.double() / t, 1), log_target=True, reduction="batchmean")
-        return (kl * t * t).float()
+        diff = (F.softmax(logits.double() / t, 1) - F.softmax(teacher.double() / t, 1)).detach()
+        surrogate = (diff * logits.double()).sum() * (t / len(logits))
+        return (surrogate + (kl * t * t - surrogate).detach()).float()
     return F.cross_entropy(logits.float(), y, label_smoothing=run.cfg.label_smoothing)
 
 

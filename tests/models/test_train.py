@@ -125,3 +125,18 @@ def test_freeze_bn_keeps_the_batch_norm_statistics(task, tmp_path):
     assert before and all(torch.equal(v, after[k]) for k, v in before.items())
     moved = align(task, tmp_path / "moving", _cfg(epochs=1), progress=False).model.state_dict()
     assert not all(torch.equal(v, moved[k]) for k, v in before.items())
+
+
+def test_distillation_alone_leaves_a_kept_model_unchanged(task, tmp_path):
+    # the teacher is a frozen copy run on each batch: with the trunk in eval mode, student and teacher
+    # agree exactly, the distillation gradient is zero, and Adam leaves every weight where it was
+    from gazelab.models import AttentionNet
+
+    torch.manual_seed(3)
+    fresh = AttentionNet("resnet18", "cam", n_classes=10).state_dict()
+    cfg = _cfg(attention="cam", epochs=1, lam=0.0, labels="teacher", freeze_bn=True)
+    res = align(task, tmp_path / "kept", cfg, progress=False)
+    after = res.model.state_dict()
+    assert all(torch.equal(v, after[k]) for k, v in fresh.items())
+    last = res.history.iloc[-1]
+    assert last["val_teacher_top1"] == 1.0 and last["val_teacher_kl"] == pytest.approx(0.0, abs=1e-6)
