@@ -192,7 +192,7 @@ class _Session:
 
     def host_calibration(self) -> None:
         """The Host-driven setup (doTrackerSetup); its result recorded as the tracker reports it."""
-        from gazelab.preprocessing.tracker_messages import validations
+        from gazelab.acquisition.tracker_messages import validations
 
         if getattr(self.tracker, "dummy", True):  # dummy mode: no camera, no calibration
             self.writer.write_json(
@@ -216,7 +216,7 @@ class _Session:
 
     def own_calibration(self) -> None:
         """gazelab's own calibration and validation (simulated and webcam trackers; EyeLink when asked)."""
-        from gazelab.preprocessing.tracker_messages import format_validation_line
+        from gazelab.acquisition.tracker_messages import format_validation_line
 
         own_fit = not hasattr(self.tracker, "host_setup")  # an EyeLink calibrates itself: gazelab only validates
         cal = self.cfg.calibration
@@ -284,7 +284,7 @@ class _Session:
         self.display.target(cx, cy)
         self.display.flip()
         self.pump(0.3)
-        from gazelab.preprocessing.tracker_messages import drift_checks, format_drift_line
+        from gazelab.acquisition.tracker_messages import drift_checks, format_drift_line
 
         offset = self.tracker.drift_correct(cx, cy)
         eyes = self.tracker.eyes

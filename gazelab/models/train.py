@@ -334,7 +334,7 @@ def attention_agreement(
         ``(B, H, W)`` fixation counts.
     others : Tensor, optional
         ``(B, H, W)`` counts of the fixations on *other* stimuli (the negatives of shuffled AUC);
-        without it ``sauc`` is left out.
+        without it ``sauc`` is left out; it is NaN for an image whose ``others`` is empty.
 
     Returns
     -------
@@ -346,8 +346,12 @@ def attention_agreement(
     a = a.clamp_min(0) + 1e-12  # constant maps stay defined
     out = {"cc": M.cc(a, human), "nss": M.nss(a, fixations), "auc_judd": M.auc_judd(a, fixations)}
     out["kld"] = M.kld(a, human)
-    if others is not None:
-        out["sauc"] = M.auc_shuffled(a, fixations, others)
+    if others is not None:  # NaN where no other stimulus has a fixation inside this image
+        has = others.flatten(1).sum(1) > 0
+        sauc = torch.full((a.shape[0],), float("nan"), dtype=torch.float64)
+        if bool(has.any()):
+            sauc[has.cpu()] = torch.as_tensor(M.auc_shuffled(a[has], fixations[has], others[has])).double().cpu()
+        out["sauc"] = sauc
     res = {k: np.asarray(torch.as_tensor(v).detach().cpu(), dtype=float) for k, v in out.items()}
     res["spearman"] = spearman(a, human).cpu().numpy()
     return res
@@ -649,6 +653,9 @@ def _evaluate(run: _Run) -> dict[str, float]:
                 tag = "" if prefix == "aligned" else "head_"
                 scores.update({f"{tag}{k}": v for k, v in agree.items()})
         for k, v in scores.items():
+            v = np.asarray(v, dtype=float)
+            if k.endswith("sauc"):  # undefined (NaN) where no other image has a fixation inside: left out
+                v = v[np.isfinite(v)]
             sums[k] = sums.get(k, 0.0) + float(np.sum(v))
             sums[f"n_{k}"] = sums.get(f"n_{k}", 0.0) + float(len(v))
     sums = D.reduce_sums(sums, ctx)

@@ -58,11 +58,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gazelab.acquisition.tracker_messages import drift_checks, validations
 from gazelab.errors import ParameterError
 from gazelab.geometry import Geometry
 from gazelab.preprocessing.cleaning import runs
 from gazelab.preprocessing.recording import Recording, eye_name
-from gazelab.preprocessing.tracker_messages import drift_checks, validations
 
 __all__ = [
     "GRADES",

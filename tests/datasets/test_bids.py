@@ -15,12 +15,12 @@ from click.testing import CliRunner
 
 from gazelab.acquisition.session import SessionWriter, session_dir
 from gazelab.acquisition.simulated_observer import simulate_gaze
+from gazelab.acquisition.tracker_messages import format_validation_line
 from gazelab.cli import cli
 from gazelab.datasets import build_dataset
 from gazelab.datasets.exporters import export_bids, export_bids_dataset
 from gazelab.errors import ParameterError
 from gazelab.geometry import Geometry
-from gazelab.preprocessing.tracker_messages import format_validation_line
 from tests.conftest import read_quietly
 from tests.datasets.conftest import make_session, make_stimuli
 

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gazelab.acquisition.tracker_messages import validations
 from gazelab.errors import GazelabError, ParseError
 from gazelab.preprocessing import agreement, detect_fixations, read, read_edf
-from gazelab.preprocessing.tracker_messages import validations
 from tests.conftest import geometry_for
 
 FILES = ["test_raw.edf", "test_2_raw.edf", "test_raw_binocular.edf"]

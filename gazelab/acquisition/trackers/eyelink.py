@@ -372,7 +372,7 @@ class EyeLinkTracker(Tracker):
         measured; always so in dummy mode, where pylink's doDriftCorrect cannot run).
         :attr:`calibration_text` holds the tracker's own text.
         """
-        from gazelab.preprocessing.tracker_messages import result_in_text
+        from gazelab.acquisition.tracker_messages import result_in_text
 
         self.calibration_text = ""
         if self.dummy:

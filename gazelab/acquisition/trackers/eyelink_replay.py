@@ -170,8 +170,8 @@ class ReplayLink:
     """
 
     def __init__(self, path: str | Path, *, speed: float = 1.0) -> None:
+        from gazelab.acquisition.tracker_messages import drift_checks, validations
         from gazelab.preprocessing import read
-        from gazelab.preprocessing.tracker_messages import drift_checks, validations
 
         self.source = Path(path)
         if not self.source.is_file():

@@ -41,11 +41,11 @@ import pandas as pd
 
 from gazelab import __version__
 from gazelab._io import atomic_path, check_output, safe_name
+from gazelab.acquisition.tracker_messages import validations
 from gazelab.errors import ParameterError, ParseError
 from gazelab.geometry import Geometry
 from gazelab.preprocessing.readers._trials import TRIAL_COLUMNS
 from gazelab.preprocessing.recording import EYES, Recording, events_frame, eye_name
-from gazelab.preprocessing.tracker_messages import validations
 
 __all__ = ["BIDS_VERSION", "export_bids", "export_bids_dataset", "export_bids_session"]
 

@@ -19,7 +19,7 @@ same library and builds the :class:`~gazelab.preprocessing.Recording` that
 - the tracker's fixation, saccade and blink events with edf2asc's durations (end - start + the
   sample period in whole ms), mean position and pupil, saccade amplitude and peak velocity;
 - messages (with edf2asc's time-offset convention) and, from them, the trials, the screen size
-  and the validation results (:func:`gazelab.preprocessing.tracker_messages.validations`).
+  and the validation results (:func:`gazelab.acquisition.tracker_messages.validations`).
 
 Values are rounded to the precision edf2asc writes (0.1 px and pupil units, 0.01 px/deg, whole
 pupil units and deg/s in events), so they equal an ASC file's: checked against SR's edf2asc
