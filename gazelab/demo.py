@@ -14,9 +14,10 @@
    is imported as a release, and the pretrained EfficientNet-Lite0's Grad-CAM attention is
    compared with those observers' maps, between the centre-bias baseline and the
    inter-observer ceiling;
-5. **models**: a short alignment run on the simulated dataset (the Neural Harmonizer's protocol:
-   the pretrained model fine-tuned on its own predictions, with and without the pyramid
-   alignment loss).
+5. **models**: a short alignment run on the simulated dataset: the pretrained model's CAM
+   aligned with the pyramid loss while distilling its own soft predictions (``labels="teacher"``),
+   with and without the alignment loss. (The Neural Harmonizer's own recipe aligns gradient
+   saliency: ``gazelab align --recipe harmonizer``; see docs/models.md.)
 
 Everything lands in ``DIR``; ``DIR/report/index.html`` is one offline page (the card of the
 real-gaze release, the comparison, the alignment curves), ``DIR/report/summary.md`` the same in
