@@ -60,7 +60,8 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench_quality.py
 	$(BIN)/python benchmarks/bench_eyelink_replay.py
 
-# the peers two export tests load our files with (pysaliency; Hugging Face datasets), each in a
+# the peers two export tests load our files with (pysaliency; Hugging Face datasets, with the
+# dependencies a fresh venv lacks), each in a
 # throwaway folder beside the repo, not in the venv (neither is a gazelab dependency, and pysaliency
 # needs setuptools<81); the tests skip cleanly without them
 .PHONY: peers
@@ -68,14 +69,15 @@ peers: .venv-pysaliency/.installed .venv-hf/.installed
 
 .venv-pysaliency/.installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target .venv-pysaliency \
-		pysaliency==0.2.22 setuptools==80.9.0
+		pysaliency==0.2.22 setuptools==80.9.0 boltons==26.2.0 schema==0.7.8 natsort==8.4.0 dill==0.4.1 \
+		imageio==2.38.2 deprecation==2.1.0 numba==0.68.1 llvmlite==0.50.0
 	touch $@
 
 .venv-hf/.installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target .venv-hf \
 		datasets==5.2.0 huggingface-hub==2.4.0 xxhash==4.1.0 multiprocess==0.70.19 httpx==0.29.0 \
 		httpx2==2.16.2 httpcore==1.0.9 httpcore2==2.16.2 h11==0.16.0 anyio==4.16.0 sniffio==1.3.1 \
-		truststore==0.10.5 hf-xet==1.8.0 typer==0.29.2 shellingham==1.5.4
+		truststore==0.10.5 hf-xet==1.8.0 typer==0.29.2 shellingham==1.5.4 dill==0.4.1
 	touch $@
 
 clean:
