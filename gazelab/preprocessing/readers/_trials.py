@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["TRIAL_COLUMNS", "assign_trials", "build_trials"]
+__all__ = ["TRIAL_COLUMNS", "assign_trials", "build_trials", "single_block"]
 
 TRIAL_COLUMNS = [
     "trial",
@@ -160,3 +160,30 @@ def assign_trials(times_ms: np.ndarray, trials: pd.DataFrame) -> pd.arrays.Integ
     ok = k >= 0
     ok[ok] = times[ok] <= off[k[ok]]
     return pd.arrays.IntegerArray(np.where(ok, num[np.maximum(k, 0)], 0).astype(np.int64), ~ok)
+
+
+def single_block(times_ms: np.ndarray, sampling_rate_hz: float, eyes: str, line: int) -> pd.DataFrame:
+    """The ``blocks`` table of a recording that is one block (a file without START/END lines).
+
+    Parameters
+    ----------
+    times_ms : ndarray
+        Sample times, ms, sorted.
+    sampling_rate_hz : float
+        The recording's rate, Hz.
+    eyes : str
+        The eyes recorded (``'L'``, ``'R'`` or ``'LR'``).
+    line : int
+        Where the block starts in the file (line or row).
+    """
+    return pd.DataFrame(
+        {
+            "block": [0],
+            "onset_ms": [times_ms[0]],
+            "offset_ms": [times_ms[-1]],
+            "sampling_rate_hz": [sampling_rate_hz],
+            "eyes": [eyes],
+            "n_samples": [len(times_ms)],
+            "line": [line],
+        }
+    )

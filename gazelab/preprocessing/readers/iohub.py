@@ -30,7 +30,7 @@ import pandas as pd
 
 from gazelab.errors import ParameterError, ParseError
 from gazelab.preprocessing.readers._registry import register_reader
-from gazelab.preprocessing.readers._trials import assign_trials, build_trials
+from gazelab.preprocessing.readers._trials import assign_trials, build_trials, single_block
 from gazelab.preprocessing.recording import EYES, Recording, events_frame
 
 __all__ = ["read_iohub"]
@@ -223,17 +223,7 @@ def _assemble(
     samples.insert(2, "trial", assign_trials(t, trials))
     messages["block"] = pd.array([pd.NA] * len(messages), dtype="Int64")
     messages["trial"] = assign_trials(messages["time_ms"].to_numpy(float), trials)
-    blocks = pd.DataFrame(
-        {
-            "block": [0],
-            "onset_ms": [t[0]],
-            "offset_ms": [t[-1]],
-            "sampling_rate_hz": [rate],
-            "eyes": ["".join(eyes)],
-            "n_samples": [len(t)],
-            "line": [0],
-        }
-    )
+    blocks = single_block(t, rate, "".join(eyes), 0)
     return Recording(
         samples=samples,
         events=events,

@@ -28,7 +28,7 @@ import pandas as pd
 
 from gazelab.errors import ParameterError, ParseError
 from gazelab.preprocessing.readers._registry import register_reader
-from gazelab.preprocessing.readers._trials import TRIAL_COLUMNS, assign_trials
+from gazelab.preprocessing.readers._trials import TRIAL_COLUMNS, assign_trials, single_block
 from gazelab.preprocessing.recording import EYES, Recording, events_frame
 
 __all__ = ["Preset", "available_presets", "read_header", "read_tabular", "register_dispatch", "register_preset"]
@@ -495,17 +495,7 @@ def _recording(
     samples.insert(2, "trial", assign_trials(t, trials))
     messages["block"] = pd.array([pd.NA] * len(messages), dtype="Int64")
     messages["trial"] = assign_trials(messages["time_ms"].to_numpy(float), trials)
-    blocks = pd.DataFrame(
-        {
-            "block": [0],
-            "onset_ms": [t[0]],
-            "offset_ms": [t[-1]],
-            "sampling_rate_hz": [sampling_rate_hz],
-            "eyes": ["".join(eyes)],
-            "n_samples": [len(t)],
-            "line": [int(lines[0])],
-        }
-    )
+    blocks = single_block(t, sampling_rate_hz, "".join(eyes), int(lines[0]))
     meta: dict[str, Any] = {"columns": mapping, "time_unit": time_unit, "gaze_unit": gaze_unit}
     if preset is not None:
         meta.update(preset=preset.name, origin=preset.origin, source_of_format=preset.note)
