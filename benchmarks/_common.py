@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: where the real data lives, timing, screen geometry.
+"""Helpers shared by the benchmark scripts: where the real data lives, timing, screen geometry, intervals.
 
 Not a benchmark itself. The scripts import it as a sibling module (``python benchmarks/NAME.py``
 puts ``benchmarks/`` first on ``sys.path``).
@@ -143,3 +143,16 @@ def versions(*modules: str) -> str:
         else:
             parts.append(f"{name} {getattr(mod, '__version__', '?')}")
     return ", ".join(parts)
+
+
+def t_interval(values: Any) -> tuple[float, float, float]:
+    """Mean and 95 % t-interval of a few runs (NaN bounds for fewer than two)."""
+    import numpy as np
+    from scipy import stats
+
+    v = np.asarray(values, float)
+    m = float(v.mean())
+    if len(v) < 2:
+        return m, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+    return m, m - half, m + half

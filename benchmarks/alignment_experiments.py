@@ -29,25 +29,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import t_interval
 
 from gazelab.models import AlignConfig, align, make_distractor_task
 
 OUT = Path(__file__).resolve().parents[1] / "out" / "experiments"
-
-
-def t_interval(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean and 95 % t-interval of a few runs."""
-    v = np.asarray(values, float)
-    m = float(v.mean())
-    if len(v) < 2:
-        return m, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
-    return m, m - half, m + half
 
 
 def run(name: str, dataset: Path, base: AlignConfig, lams: dict[str, float], seeds: list[int]) -> pd.DataFrame:
