@@ -57,6 +57,7 @@ import re
 import sys
 import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,15 +166,21 @@ class _Reader:
         self.data += chunk
 
 
+def _chunks(raw: Any, bar: Any) -> Iterator[bytes]:
+    """The file's bytes in chunks of at most ``_CHUNK``, advancing the progress bar."""
+    while True:
+        block = raw.read(_CHUNK)
+        if not block:
+            return
+        bar.update(len(block))
+        yield block
+
+
 def _inflate(raw: Any, reader: _Reader, bar: Any) -> None:
     """Decompress a (multi-member) gzip stream in bounded chunks into ``reader``."""
     d = zlib.decompressobj(wbits=31)
     try:
-        while True:
-            block = raw.read(_CHUNK)
-            if not block:
-                break
-            bar.update(len(block))
+        for block in _chunks(raw, bar):
             if d.eof:  # the next member starts at a block boundary
                 d = zlib.decompressobj(wbits=31)
             buf = block
@@ -222,11 +229,7 @@ def _open_bytes(path: Path, progress: bool | None, max_bytes: int = MAX_BYTES, m
         if gz:
             _inflate(raw, reader, bar)
         else:
-            while True:
-                block = raw.read(_CHUNK)
-                if not block:
-                    break
-                bar.update(len(block))
+            for block in _chunks(raw, bar):
                 reader.take(block)
     data = reader.data
     if b"\r" in data:
