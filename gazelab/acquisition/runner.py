@@ -161,6 +161,25 @@ class _Session:
             self.display.wait(min(POLL_S, left / 1000.0))
 
     unattended = False  # the simulated participant presses its own keys (run_session(unattended=True))
+    trials_done = 0
+
+    def present(self, order: list[Path]) -> None:
+        """The whole experiment: instructions, calibration, then the trials with drift checks between them."""
+        cfg, g = self.cfg, self.cfg.geometry
+        clock_offset = self.tracker.tracker_time_ms() - host_time_ms()
+        self.writer.update_metadata(tracker_minus_host_clock_ms=clock_offset, **_tracker_metadata(self.tracker))
+        self.msg(f"DISPLAY_COORDS 0 0 {g.width_px - 1} {g.height_px - 1}")
+        self.display.text(cfg.instructions)
+        self.display.screenshot("instructions")
+        self.display.flip()
+        self.wait_key(["space"])
+        self.calibrate()
+        for k, path in enumerate(order, start=1):
+            if cfg.drift_check_every and k > 1 and (k - 1) % cfg.drift_check_every == 0:
+                self.drift_check()
+            self.trial(k, path)
+            self.trials_done = k
+            self.echo(f"trial {k}/{len(order)}: {path.name}")
 
     def wait_key(self, allowed: list[str]) -> str:
         if self.unattended:  # go on (SPACE), or accept a validation that did not pass (S); Escape still works
@@ -560,6 +579,39 @@ def run_session(
     """
     session = str(session)
     folder = session_dir(out or config.output, participant, session)
+    trk = _session_tracker(config, tracker, participant, session, unattended)
+    order, meta = _plan(config, participant, session, trk)
+    writer = _open_session(folder, config, trk, meta, resume)
+    own_display = display is None
+    run: _Session | None = None
+    status, reason = "complete", None
+    previous_term = _install_sigterm()
+    try:
+        if own_display:  # inside the try: a window that fails to open ends the session honestly
+            from gazelab.acquisition.display import PsychoPyDisplay
+
+            display = PsychoPyDisplay(config.geometry, fullscr=fullscr, screenshot_dir=screenshot_dir)
+        run = _Session(config, trk, writer, display, echo)
+        run.unattended = unattended
+        run.present(order)
+    except _Abort:
+        status, reason = "aborted", "Escape pressed"
+        echo("Escape: session ended early; everything so far is saved")
+    except BaseException as exc:  # Ctrl-C, SIGTERM, a failed start, any error: saved and marked aborted
+        status, reason = "aborted", _abort_reason(exc)
+        raise
+    finally:
+        _restore_sigterm(previous_term)
+        done = run.trials_done if run is not None else 0
+        _end_session(trk, writer, echo, display if own_display else None, status, reason, (done, len(order)))
+    echo(f"session saved in {folder} ({status}, {writer.n_samples} samples)")
+    return folder
+
+
+def _session_tracker(
+    config: ExperimentConfig, tracker: str | Tracker | None, participant: str, session: str, unattended: bool
+) -> Tracker:
+    """The tracker given, or the one named (default the config's); unattended runs take the simulated one only."""
     trk = (
         tracker
         if isinstance(tracker, Tracker)
@@ -567,6 +619,11 @@ def run_session(
     )
     if unattended and trk.name != "simulated":
         raise ParameterError("unattended", unattended, f"the simulated tracker (not {trk.name!r}): a person is there")
+    return trk
+
+
+def _plan(config: ExperimentConfig, participant: str, session: str, trk: Tracker) -> tuple[list[Path], dict[str, Any]]:
+    """The stimulus order (shuffled with a recorded seed when the config asks) and the session's metadata."""
     seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
     order = list(config.stimuli)
     if config.order == "random":
@@ -589,6 +646,13 @@ def run_session(
             "refresh_hz": config.refresh_hz,
         },
     }
+    return order, meta
+
+
+def _open_session(
+    folder: Path, config: ExperimentConfig, trk: Tracker, meta: dict[str, Any], resume: bool
+) -> SessionWriter:
+    """Connect the tracker, then create (or resume) the session folder with the config in it."""
     trk.connect()  # before the folder exists: a Host that does not answer leaves nothing behind
     meta.update(sampling_rate_hz=trk.sampling_rate_hz, **_tracker_metadata(trk))
     try:
@@ -599,48 +663,26 @@ def run_session(
     writer.write_json("config.json", config.to_dict())
     if config.source is not None and config.source.is_file():
         shutil.copyfile(config.source, folder / "config.yaml")
-    own_display = display is None
-    run: _Session | None = None
-    status, reason, done = "complete", None, 0
-    previous_term = _install_sigterm()
-    try:
-        if own_display:  # inside the try: a window that fails to open ends the session honestly
-            from gazelab.acquisition.display import PsychoPyDisplay
+    return writer
 
-            display = PsychoPyDisplay(g, fullscr=fullscr, screenshot_dir=screenshot_dir)
-        run = _Session(config, trk, writer, display, echo)
-        run.unattended = unattended
-        clock_offset = trk.tracker_time_ms() - host_time_ms()
-        writer.update_metadata(tracker_minus_host_clock_ms=clock_offset, **_tracker_metadata(trk))
-        run.msg(f"DISPLAY_COORDS 0 0 {g.width_px - 1} {g.height_px - 1}")
-        display.text(config.instructions)
-        display.screenshot("instructions")
-        display.flip()
-        run.wait_key(["space"])
-        run.calibrate()
-        for k, path in enumerate(order, start=1):
-            if config.drift_check_every and k > 1 and (k - 1) % config.drift_check_every == 0:
-                run.drift_check()
-            run.trial(k, path)
-            done = k
-            echo(f"trial {k}/{len(order)}: {path.name}")
-    except _Abort:
-        status, reason = "aborted", "Escape pressed"
-        echo("Escape: session ended early; everything so far is saved")
-    except BaseException as exc:  # Ctrl-C, SIGTERM, a failed start, any error: saved and marked aborted
-        status, reason = "aborted", _abort_reason(exc)
-        raise
+
+def _end_session(
+    trk: Tracker,
+    writer: SessionWriter,
+    echo: Callable[[str], None],
+    own_display: Any,
+    status: str,
+    reason: str | None,
+    trials: tuple[int, int],
+) -> None:
+    """Record how far the session got, keep the tracker's data, close the files, the tracker and our window."""
+    try:
+        writer.update_metadata(trials_done=trials[0], trials_planned=trials[1])
+        if reason is not None:
+            writer.update_metadata(abort_reason=reason)
+        _save_tracker_data(trk, writer, writer.folder, echo, aborting=status != "complete")
     finally:
-        _restore_sigterm(previous_term)
-        try:
-            writer.update_metadata(trials_done=done, trials_planned=len(order))
-            if reason is not None:
-                writer.update_metadata(abort_reason=reason)
-            _save_tracker_data(trk, writer, folder, echo, aborting=status != "complete")
-        finally:
-            writer.close(status)
-            trk.close()
-            if own_display and display is not None:
-                display.close()
-    echo(f"session saved in {folder} ({status}, {writer.n_samples} samples)")
-    return folder
+        writer.close(status)
+        trk.close()
+        if own_display is not None:
+            own_display.close()

@@ -48,6 +48,7 @@ __all__ = [
     "EVENT_FILE_COLUMNS",
     "SESSION_FORMAT",
     "SESSION_VERSION",
+    "TRACKER_EVENT_COLUMNS",
     "SessionWriter",
     "host_time_ms",
     "recover",
@@ -57,8 +58,9 @@ __all__ = [
 SESSION_FORMAT = "gazelab-session"
 SESSION_VERSION = "1.0"
 EYE_NAMES = {"L": "left", "R": "right"}
-#: Columns of ``events.tsv``.
-EVENT_FILE_COLUMNS = [
+#: The columns every table of tracker events starts with: ``events.tsv`` here, a Recording's
+#: ``events`` in :mod:`gazelab.preprocessing.recording`.
+TRACKER_EVENT_COLUMNS = [
     "type",
     "eye",
     "onset_ms",
@@ -71,9 +73,9 @@ EVENT_FILE_COLUMNS = [
     "y_start_px",
     "x_end_px",
     "y_end_px",
-    "peak_velocity_deg_s",
-    "host_time_ms",
 ]
+#: Columns of ``events.tsv``.
+EVENT_FILE_COLUMNS = [*TRACKER_EVENT_COLUMNS, "peak_velocity_deg_s", "host_time_ms"]
 
 
 def host_time_ms() -> float:

@@ -423,33 +423,40 @@ def write_sequence(
             for k, row in enumerate(schedule):
                 if k in skip:
                     continue
-                t_s = k / fps
-                pose = HeadPose(
-                    dx_px=head_motion_px * math.sin(2 * math.pi * 0.13 * t_s),
-                    dy_px=0.6 * head_motion_px * math.sin(2 * math.pi * 0.21 * t_s + 1.0),
-                    roll_deg=head_roll_deg * math.sin(2 * math.pi * 0.17 * t_s),
-                )
+                pose = _head_pose(k / fps, head_motion_px, head_roll_deg)
                 frame, iris = face.render(row["target_x_px"], row["target_y_px"], pose)
                 writer.write(frame)
-                out.writerow(
-                    [
-                        k,
-                        round(1000.0 * t_s, 3),
-                        row["phase"],
-                        row["target_index"],
-                        row["settled"],
-                        row["target_x_px"],
-                        row["target_y_px"],
-                        round(pose.dx_px, 4),
-                        round(pose.dy_px, 4),
-                        round(pose.roll_deg, 4),
-                        pose.scale,
-                        *(round(float(v), 4) for v in iris[:, :2].ravel()),
-                    ]
-                )
+                out.writerow(_truth_row(k, k / fps, row, pose, iris))
     finally:
         writer.release()
     return csv_path
+
+
+def _head_pose(t_s: float, motion_px: float, roll_deg: float) -> HeadPose:
+    """The slow head motion at ``t_s`` s: translation (0.13 and 0.21 Hz sinusoids, px) and roll (0.17 Hz, deg)."""
+    return HeadPose(
+        dx_px=motion_px * math.sin(2 * math.pi * 0.13 * t_s),
+        dy_px=0.6 * motion_px * math.sin(2 * math.pi * 0.21 * t_s + 1.0),
+        roll_deg=roll_deg * math.sin(2 * math.pi * 0.17 * t_s),
+    )
+
+
+def _truth_row(k: int, t_s: float, row: dict[str, Any], pose: HeadPose, iris: np.ndarray) -> list[Any]:
+    """Frame ``k``'s line of the ground-truth CSV (:data:`TRUTH_COLUMNS`)."""
+    return [
+        k,
+        round(1000.0 * t_s, 3),
+        row["phase"],
+        row["target_index"],
+        row["settled"],
+        row["target_x_px"],
+        row["target_y_px"],
+        round(pose.dx_px, 4),
+        round(pose.dy_px, 4),
+        round(pose.roll_deg, 4),
+        pose.scale,
+        *(round(float(v), 4) for v in iris[:, :2].ravel()),
+    ]
 
 
 class SyntheticCamera:

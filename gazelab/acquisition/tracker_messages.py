@@ -109,18 +109,14 @@ def validations(messages: pd.DataFrame) -> pd.DataFrame:
     0   R  GOOD            0.44           1.11         0.2
     """
     rows = [
-        {
-            "time_ms": float(row["time_ms"]),
-            "eye": _eye_letter(m["eye"]),
-            "calibration_type": m["type"],
-            "grade": m["grade"],
-            "mean_error_deg": float(m["mean"]),
-            "max_error_deg": float(m["max"]),
-            "offset_deg": _float(m["off"]),
-            "offset_x_px": _float(m["ox"]),
-            "offset_y_px": _float(m["oy"]),
-            "line": _line(row),
-        }
+        _check_row(
+            row,
+            m,
+            calibration_type=m["type"],
+            grade=m["grade"],
+            mean_error_deg=float(m["mean"]),
+            max_error_deg=float(m["max"]),
+        )
         for row, m in _matches(messages, _VALIDATION)
     ]
     return pd.DataFrame(rows, columns=VALIDATION_COLUMNS)
@@ -152,19 +148,23 @@ def drift_checks(messages: pd.DataFrame) -> pd.DataFrame:
     1   R        960.0         NaN          NaN
     """
     rows = [
-        {
-            "time_ms": float(row["time_ms"]),
-            "eye": _eye_letter(m["eye"]),
-            "target_x_px": float(m["tx"]),
-            "target_y_px": float(m["ty"]),
-            "offset_deg": _float(m["off"]),
-            "offset_x_px": _float(m["ox"]),
-            "offset_y_px": _float(m["oy"]),
-            "line": _line(row),
-        }
+        _check_row(row, m, target_x_px=float(m["tx"]), target_y_px=float(m["ty"]))
         for row, m in _matches(messages, _DRIFT)
     ]
     return pd.DataFrame(rows, columns=DRIFT_COLUMNS)
+
+
+def _check_row(row: pd.Series, m: re.Match[str], **fields: object) -> dict[str, object]:
+    """One row of a validation or drift-check table: the check's own ``fields`` amid what both record."""
+    return {
+        "time_ms": float(row["time_ms"]),
+        "eye": _eye_letter(m["eye"]),
+        **fields,
+        "offset_deg": _float(m["off"]),
+        "offset_x_px": _float(m["ox"]),
+        "offset_y_px": _float(m["oy"]),
+        "line": _line(row),
+    }
 
 
 def _eyes_word(eyes: str) -> str:

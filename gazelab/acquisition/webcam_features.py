@@ -533,20 +533,54 @@ def evaluate_video(
     GazelabError
         If the video and the CSV disagree on the number of frames, or a phase has no usable frame.
     """
-    import time
-
     import pandas as pd
 
     truth = pd.read_csv(truth_csv)
-    ex = extractor or FeatureExtractor()
+    v, found_face, iris_err, elapsed = _features_per_frame(video, truth, extractor or FeatureExtractor())
+    if len(v) != len(truth):
+        raise GazelabError(
+            f"{video}: {len(v)} frames but {truth_csv} describes {len(truth)}; expected one row per frame"
+        )
+    tgt = truth[["target_x_px", "target_y_px"]].to_numpy(float)
+    ok = np.isfinite(v).all(axis=1) & (truth["settled"].to_numpy() == 1)
+    cal = ok & (truth["phase"] == "calibration").to_numpy()
+    val = (truth["settled"].to_numpy() == 1) & (truth["phase"] == "validation").to_numpy()
+    if cal.sum() < 6 or val.sum() == 0:
+        raise GazelabError(f"{video}: {int(cal.sum())} usable calibration and {int(val.sum())} validation frames")
+    pred = GazeMapping(alpha).fit(v[cal], tgt[cal]).predict(v)
+    targets, gaze = [], []
+    for _, grp in truth[val].groupby("target_index", sort=True):
+        idx = grp.index.to_numpy()
+        targets.append((float(tgt[idx[0], 0]), float(tgt[idx[0], 1])))
+        gaze.append(pred[idx])
+    return VideoEvaluation(
+        report=accuracy_precision(targets, gaze, geometry),
+        frames=len(v),
+        face_found=float(np.mean(found_face)),
+        features_found=float(np.isfinite(v).all(axis=1).mean()),
+        calibration_frames=int(cal.sum()),
+        validation_frames=int(val.sum()),
+        iris_error_px=float(np.median(iris_err)) if iris_err else float("nan"),
+        seconds=elapsed,
+    )
+
+
+def _features_per_frame(
+    video: str | Path, truth: Any, ex: FeatureExtractor
+) -> tuple[np.ndarray, list[bool], list[float], float]:
+    """Each frame's feature vector (NaN where not measured), whether a face was found, the iris errors (px).
+
+    The iris errors compare the measured iris centres with the truth's, where it has them; the
+    last value is the extraction time, s (decoding excluded).
+    """
+    import time
+
     vectors, found_face, iris_err = [], [], []
     elapsed = 0.0
-    n = 0
     for k, frame in enumerate(read_frames(video)):
         t0 = time.perf_counter()
         f = ex.process(frame)
         elapsed += time.perf_counter() - t0
-        n += 1
         found_face.append(f.face_px is not None)
         vectors.append(f.vector if f.vector is not None else np.full(6, np.nan))
         if f.eyes and "iris_left_x_px" in truth.columns and k < len(truth):
@@ -555,29 +589,4 @@ def evaluate_video(
             for e, tr in zip(f.eyes, true, strict=True):
                 if e.found:
                     iris_err.append(float(np.hypot(*(np.array(e.iris_px) - tr))))
-    if n != len(truth):
-        raise GazelabError(f"{video}: {n} frames but {truth_csv} describes {len(truth)}; expected one row per frame")
-    v = np.array(vectors)
-    tgt = truth[["target_x_px", "target_y_px"]].to_numpy(float)
-    ok = np.isfinite(v).all(axis=1) & (truth["settled"].to_numpy() == 1)
-    cal = ok & (truth["phase"] == "calibration").to_numpy()
-    val = (truth["settled"].to_numpy() == 1) & (truth["phase"] == "validation").to_numpy()
-    if cal.sum() < 6 or val.sum() == 0:
-        raise GazelabError(f"{video}: {int(cal.sum())} usable calibration and {int(val.sum())} validation frames")
-    mapping = GazeMapping(alpha).fit(v[cal], tgt[cal])
-    pred = mapping.predict(v)
-    targets, gaze = [], []
-    for _, grp in truth[val].groupby("target_index", sort=True):
-        idx = grp.index.to_numpy()
-        targets.append((float(tgt[idx[0], 0]), float(tgt[idx[0], 1])))
-        gaze.append(pred[idx])
-    return VideoEvaluation(
-        report=accuracy_precision(targets, gaze, geometry),
-        frames=n,
-        face_found=float(np.mean(found_face)),
-        features_found=float(np.isfinite(v).all(axis=1).mean()),
-        calibration_frames=int(cal.sum()),
-        validation_frames=int(val.sum()),
-        iris_error_px=float(np.median(iris_err)) if iris_err else float("nan"),
-        seconds=elapsed,
-    )
+    return np.array(vectors), found_face, iris_err, elapsed

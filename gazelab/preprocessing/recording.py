@@ -50,12 +50,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gazelab.acquisition.session import EYE_NAMES, TRACKER_EVENT_COLUMNS
 from gazelab.errors import ParameterError
 
 __all__ = ["EYES", "Recording", "eye_name"]
 
 #: The two eyes, as named in tables (``eye`` column) and in sample column names.
-EYES = {"L": "left", "R": "right"}
+EYES = EYE_NAMES
 
 
 def eye_name(eye: str) -> str:
@@ -68,18 +69,7 @@ def eye_name(eye: str) -> str:
 
 #: Columns of the ``events`` table, in order (see the module documentation).
 EVENT_COLUMNS = [
-    "type",
-    "eye",
-    "onset_ms",
-    "offset_ms",
-    "duration_ms",
-    "x_px",
-    "y_px",
-    "pupil",
-    "x_start_px",
-    "y_start_px",
-    "x_end_px",
-    "y_end_px",
+    *TRACKER_EVENT_COLUMNS,
     "amplitude_deg",
     "peak_velocity_deg_s",
     "xres_px_per_deg",

@@ -40,7 +40,7 @@ def make_calibration_display(display: Any) -> Any:
     """
     import pylink
 
-    class _CalibrationDisplay(pylink.EyeLinkCustomDisplay):
+    class _CalibrationDisplay(_CameraImageOnHost, pylink.EyeLinkCustomDisplay):
         def __init__(self) -> None:
             super().__init__()
             self.display = display
@@ -69,49 +69,57 @@ def make_calibration_display(display: Any) -> Any:
             self.events.append(("beep", beepid))
 
         def get_input_key(self) -> list[Any]:
-            keys = []
-            for name in self.display.keys():
-                if name in KEY_MAP:
-                    code = getattr(pylink, KEY_MAP[name])
-                elif len(name) == 1:
-                    code = ord(name)
-                elif name == "space":
-                    code = ord(" ")
-                else:
-                    continue
-                keys.append(pylink.KeyInput(code, 0))
-                self.events.append(("key", name))
-            return keys
-
-        def get_mouse_state(self) -> tuple[tuple[int, int], int]:
-            return (0, 0), 0
-
-        # the camera image stays on the Host PC
-        def setup_image_display(self, width: int, height: int) -> int:
-            return 1
-
-        def exit_image_display(self) -> None:
-            return None
-
-        def image_title(self, text: str) -> None:
-            return None
-
-        def draw_image_line(self, width: int, line: int, totlines: int, buff: Any) -> None:
-            return None
-
-        def set_image_palette(self, r: Any, g: Any, b: Any) -> None:
-            return None
-
-        def draw_line(self, x1: int, y1: int, x2: int, y2: int, colorindex: int) -> None:
-            return None
-
-        def draw_lozenge(self, x: int, y: int, width: int, height: int, colorindex: int) -> None:
-            return None
+            return _key_inputs(pylink, self.display.keys(), self.events)
 
         def alert_printf(self, msg: str) -> None:
             self.events.append(("alert", msg))
 
-        def record_abort_hide(self) -> None:
-            return None
-
     return _CalibrationDisplay()
+
+
+def _key_inputs(pylink: Any, names: list[str], events: list[tuple[str, Any]]) -> list[Any]:
+    """The operator's keys as ``pylink.KeyInput`` objects, each logged in ``events`` (others dropped)."""
+    keys = []
+    for name in names:
+        if name in KEY_MAP:
+            code = getattr(pylink, KEY_MAP[name])
+        elif len(name) == 1:
+            code = ord(name)
+        elif name == "space":
+            code = ord(" ")
+        else:
+            continue
+        keys.append(pylink.KeyInput(code, 0))
+        events.append(("key", name))
+    return keys
+
+
+class _CameraImageOnHost:
+    """The parts of ``pylink.EyeLinkCustomDisplay`` left empty: the camera image stays on the Host PC, no mouse."""
+
+    def get_mouse_state(self) -> tuple[tuple[int, int], int]:
+        return (0, 0), 0
+
+    def setup_image_display(self, width: int, height: int) -> int:
+        return 1
+
+    def exit_image_display(self) -> None:
+        return None
+
+    def image_title(self, text: str) -> None:
+        return None
+
+    def draw_image_line(self, width: int, line: int, totlines: int, buff: Any) -> None:
+        return None
+
+    def set_image_palette(self, r: Any, g: Any, b: Any) -> None:
+        return None
+
+    def draw_line(self, x1: int, y1: int, x2: int, y2: int, colorindex: int) -> None:
+        return None
+
+    def draw_lozenge(self, x: int, y: int, width: int, height: int, colorindex: int) -> None:
+        return None
+
+    def record_abort_hide(self) -> None:
+        return None

@@ -103,30 +103,7 @@ def prepare_signal(
     ev = recording.events
     if len(ev):
         ev = ev[ev["eye"] == key].reset_index(drop=True)
-    miss = missing_mask(x, y)
-    blinks = ev[ev["type"] == "blink"] if len(ev) else ev
-    drop = miss
-    if blink_margin_ms > 0 or len(blinks):
-        drop = blink_mask(
-            t,
-            miss,
-            blink_onsets_ms=blinks["onset_ms"].to_numpy() if len(blinks) else None,
-            blink_offsets_ms=blinks["offset_ms"].to_numpy() if len(blinks) else None,
-            margin_ms=blink_margin_ms,
-        )
-    if interpolate_max_gap_ms is not None:
-        blink_events = blink_mask(
-            t,
-            np.zeros_like(miss),
-            blink_onsets_ms=blinks["onset_ms"].to_numpy() if len(blinks) else None,
-            blink_offsets_ms=blinks["offset_ms"].to_numpy() if len(blinks) else None,
-            margin_ms=blink_margin_ms,
-        )
-        x = interpolate_gaps(t, x, max_gap_ms=interpolate_max_gap_ms, segments=seg, keep_missing=blink_events)
-        y = interpolate_gaps(t, y, max_gap_ms=interpolate_max_gap_ms, segments=seg, keep_missing=blink_events)
-        drop = drop & (np.isnan(x) | np.isnan(y) | blink_events)
-    x[drop] = np.nan
-    y[drop] = np.nan
+    x, y = _drop_blinks(t, x, y, seg, ev, blink_margin_ms, interpolate_max_gap_ms)
     rates = recording.blocks.set_index("block")["sampling_rate_hz"]
     present = seg[np.r_[0, np.flatnonzero(seg[1:] != seg[:-1]) + 1]] if len(seg) else seg
     rate = float(rates.loc[present].mode().iloc[0]) if len(seg) else recording.sampling_rate_hz
@@ -144,3 +121,35 @@ def prepare_signal(
         geometry=geometry,
         tracker_events=ev,
     )
+
+
+def _drop_blinks(
+    t: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    seg: np.ndarray,
+    events: pd.DataFrame,
+    margin_ms: float,
+    max_gap_ms: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Set missing the samples of blinks (with their margin, ms) and fill gaps up to ``max_gap_ms`` (not blinks).
+
+    ``x`` and ``y`` (px) are changed in place where no gap is filled; the cleaned pair is returned.
+    """
+    miss = missing_mask(x, y)
+    blinks = events[events["type"] == "blink"] if len(events) else events
+    onsets = blinks["onset_ms"].to_numpy() if len(blinks) else None
+    offsets = blinks["offset_ms"].to_numpy() if len(blinks) else None
+    drop = miss
+    if margin_ms > 0 or len(blinks):
+        drop = blink_mask(t, miss, blink_onsets_ms=onsets, blink_offsets_ms=offsets, margin_ms=margin_ms)
+    if max_gap_ms is not None:
+        blink_events = blink_mask(
+            t, np.zeros_like(miss), blink_onsets_ms=onsets, blink_offsets_ms=offsets, margin_ms=margin_ms
+        )
+        x = interpolate_gaps(t, x, max_gap_ms=max_gap_ms, segments=seg, keep_missing=blink_events)
+        y = interpolate_gaps(t, y, max_gap_ms=max_gap_ms, segments=seg, keep_missing=blink_events)
+        drop = drop & (np.isnan(x) | np.isnan(y) | blink_events)
+    x[drop] = np.nan
+    y[drop] = np.nan
+    return x, y

@@ -129,40 +129,76 @@ def ivt(
     ParameterError
         For a non-positive threshold or a negative duration.
     """
-    if not velocity_threshold_deg_s > 0:
-        raise ParameterError("velocity_threshold_deg_s", velocity_threshold_deg_s, "a speed > 0 (deg/s)")
-    if acceleration_threshold_deg_s2 is not None and not acceleration_threshold_deg_s2 > 0:
-        raise ParameterError(
-            "acceleration_threshold_deg_s2", acceleration_threshold_deg_s2, "an acceleration > 0 (deg/s^2) or None"
-        )
-    if pursuit_fixup_deg_s < 0:
-        raise ParameterError("pursuit_fixup_deg_s", pursuit_fixup_deg_s, "a speed >= 0 (deg/s)")
-    if motion_threshold_deg < 0:
-        raise ParameterError("motion_threshold_deg", motion_threshold_deg, "an angle >= 0 (deg)")
-    if min_duration_ms < 0:
-        raise ParameterError("min_duration_ms", min_duration_ms, "a duration >= 0 (ms)")
+    _check_thresholds(
+        velocity_threshold_deg_s,
+        acceleration_threshold_deg_s2,
+        pursuit_fixup_deg_s,
+        motion_threshold_deg,
+        min_duration_ms,
+    )
     kw = dict(segments=signal.segment, method=velocity_method, window_ms=window_ms)
     rate = signal.sampling_rate_hz
     vx = derivative(signal.x_deg, rate, **kw)  # type: ignore[arg-type]
     vy = derivative(signal.y_deg, rate, **kw)  # type: ignore[arg-type]
-    thr = velocity_threshold_deg_s
     speed2 = vx * vx + vy * vy  # squared speed: cheaper than hypot, same comparisons
     with np.errstate(invalid="ignore"):
-        fix = speed2 <= thr * thr  # NaN (missing, edges) is never fixation
-        if pursuit_fixup_deg_s > 0:
-            # only samples over the threshold, by at most the largest fix-up, can be rescued
-            over = np.flatnonzero((speed2 > thr * thr) & (speed2 <= (thr + pursuit_fixup_deg_s) ** 2))
-            n = window_samples(pursuit_window_ms, rate)
-            bx, by = _running_median_at(vx, n, over), _running_median_at(vy, n, over)
-            with np.errstate(divide="ignore"):
-                shrink = np.minimum(1.0, pursuit_fixup_deg_s / np.hypot(bx, by))
-            shrink[~np.isfinite(shrink)] = 0.0
-            rx, ry = vx[over] - bx * shrink, vy[over] - by * shrink
-            fix[over] = rx * rx + ry * ry <= thr * thr
-        if acceleration_threshold_deg_s2 is not None:
-            ax = derivative(signal.x_deg, rate, deriv=2, **kw)  # type: ignore[arg-type]
-            ay = derivative(signal.y_deg, rate, deriv=2, **kw)  # type: ignore[arg-type]
+        fix = speed2 <= velocity_threshold_deg_s * velocity_threshold_deg_s  # NaN (missing, edges) is never fixation
+    if pursuit_fixup_deg_s > 0:
+        n = window_samples(pursuit_window_ms, rate)
+        _rescue_pursuit(fix, vx, vy, speed2, velocity_threshold_deg_s, pursuit_fixup_deg_s, n)
+    if acceleration_threshold_deg_s2 is not None:
+        ax = derivative(signal.x_deg, rate, deriv=2, **kw)  # type: ignore[arg-type]
+        ay = derivative(signal.y_deg, rate, deriv=2, **kw)  # type: ignore[arg-type]
+        with np.errstate(invalid="ignore"):
             fix &= ~(ax * ax + ay * ay > acceleration_threshold_deg_s2**2)
     runs = merge_close(true_runs(fix), signal, motion_threshold_deg)
     runs = drop_short(runs, signal.time_ms, signal.period_ms, min_duration_ms)
     return fixation_table(signal, runs, "ivt")
+
+
+def _check_thresholds(
+    velocity_deg_s: float,
+    acceleration_deg_s2: float | None,
+    pursuit_fixup_deg_s: float,
+    motion_deg: float,
+    min_duration_ms: float,
+) -> None:
+    """Refuse a non-positive threshold or a negative fix-up, motion or duration (named as :func:`ivt` names them)."""
+    if not velocity_deg_s > 0:
+        raise ParameterError("velocity_threshold_deg_s", velocity_deg_s, "a speed > 0 (deg/s)")
+    if acceleration_deg_s2 is not None and not acceleration_deg_s2 > 0:
+        raise ParameterError(
+            "acceleration_threshold_deg_s2", acceleration_deg_s2, "an acceleration > 0 (deg/s^2) or None"
+        )
+    if pursuit_fixup_deg_s < 0:
+        raise ParameterError("pursuit_fixup_deg_s", pursuit_fixup_deg_s, "a speed >= 0 (deg/s)")
+    if motion_deg < 0:
+        raise ParameterError("motion_threshold_deg", motion_deg, "an angle >= 0 (deg)")
+    if min_duration_ms < 0:
+        raise ParameterError("min_duration_ms", min_duration_ms, "a duration >= 0 (ms)")
+
+
+def _rescue_pursuit(
+    fix: np.ndarray,
+    vx: np.ndarray,
+    vy: np.ndarray,
+    speed2: np.ndarray,
+    threshold_deg_s: float,
+    fixup_deg_s: float,
+    window: int,
+) -> None:
+    """Mark as fixation (in ``fix``) the samples under the threshold once the drift velocity is taken off.
+
+    The drift velocity is the running median over ``window`` samples, shortened to at most
+    ``fixup_deg_s``; only samples over the threshold by at most that much can be rescued.
+    ``speed2`` is the squared speed, (deg/s)^2.
+    """
+    thr2 = threshold_deg_s * threshold_deg_s
+    with np.errstate(invalid="ignore"):
+        over = np.flatnonzero((speed2 > thr2) & (speed2 <= (threshold_deg_s + fixup_deg_s) ** 2))
+        bx, by = _running_median_at(vx, window, over), _running_median_at(vy, window, over)
+        with np.errstate(divide="ignore"):
+            shrink = np.minimum(1.0, fixup_deg_s / np.hypot(bx, by))
+        shrink[~np.isfinite(shrink)] = 0.0
+        rx, ry = vx[over] - bx * shrink, vy[over] - by * shrink
+        fix[over] = rx * rx + ry * ry <= thr2

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["TRIAL_COLUMNS", "assign_trials", "build_trials", "single_block"]
+from gazelab.preprocessing.recording import Recording
+
+__all__ = ["TRIAL_COLUMNS", "assign_trials", "build_trials", "recording_with_trials", "single_block"]
 
 TRIAL_COLUMNS = [
     "trial",
@@ -187,3 +189,38 @@ def single_block(times_ms: np.ndarray, sampling_rate_hz: float, eyes: str, line:
             "line": [line],
         }
     )
+
+
+def recording_with_trials(
+    samples: pd.DataFrame,
+    events: pd.DataFrame,
+    messages: pd.DataFrame,
+    blocks: pd.DataFrame,
+    *,
+    end_ms: float,
+    label_events: bool = True,
+    **fields: Any,
+) -> Recording:
+    """Build the trials from the messages, label the tables with them and assemble the Recording.
+
+    Parameters
+    ----------
+    samples, events, messages, blocks : pandas.DataFrame
+        The reader's tables, not yet labelled with trials. ``samples`` gets a ``trial`` column
+        third (after ``time_ms`` and ``block``), ``messages`` one right after its ``block``
+        column and ``events`` (when ``label_events``) one at the end, by onset.
+    end_ms : float
+        Time in ms that closes a trial still open at the end (the end of the data).
+    label_events : bool, optional
+        Give the events a ``trial`` column (default True).
+    **fields
+        The other fields of :class:`~gazelab.preprocessing.recording.Recording`.
+    """
+    trials = build_trials(messages, end_ms=end_ms)
+    samples.insert(2, "trial", assign_trials(samples["time_ms"].to_numpy(float), trials))
+    messages.insert(
+        messages.columns.get_loc("block") + 1, "trial", assign_trials(messages["time_ms"].to_numpy(float), trials)
+    )
+    if label_events:
+        events["trial"] = assign_trials(events["onset_ms"].to_numpy(float), trials)
+    return Recording(samples=samples, events=events, messages=messages, trials=trials, blocks=blocks, **fields)

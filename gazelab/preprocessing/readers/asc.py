@@ -57,6 +57,7 @@ import re
 import sys
 import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ import pandas as pd
 
 from gazelab.errors import ParseError
 from gazelab.preprocessing.readers._registry import register_reader
-from gazelab.preprocessing.readers._trials import assign_trials, build_trials
+from gazelab.preprocessing.readers._trials import recording_with_trials
 from gazelab.preprocessing.recording import EYES, Recording, events_frame
 
 __all__ = ["MAX_ABS_VALUE", "MAX_BYTES", "MAX_LINES", "MAX_SCREEN_PX", "read_asc"]
@@ -165,15 +166,21 @@ class _Reader:
         self.data += chunk
 
 
+def _chunks(raw: Any, bar: Any) -> Iterator[bytes]:
+    """The file's bytes in chunks of at most ``_CHUNK``, advancing the progress bar."""
+    while True:
+        block = raw.read(_CHUNK)
+        if not block:
+            return
+        bar.update(len(block))
+        yield block
+
+
 def _inflate(raw: Any, reader: _Reader, bar: Any) -> None:
     """Decompress a (multi-member) gzip stream in bounded chunks into ``reader``."""
     d = zlib.decompressobj(wbits=31)
     try:
-        while True:
-            block = raw.read(_CHUNK)
-            if not block:
-                break
-            bar.update(len(block))
+        for block in _chunks(raw, bar):
             if d.eof:  # the next member starts at a block boundary
                 d = zlib.decompressobj(wbits=31)
             buf = block
@@ -222,11 +229,7 @@ def _open_bytes(path: Path, progress: bool | None, max_bytes: int = MAX_BYTES, m
         if gz:
             _inflate(raw, reader, bar)
         else:
-            while True:
-                block = raw.read(_CHUNK)
-                if not block:
-                    break
-                bar.update(len(block))
+            for block in _chunks(raw, bar):
                 reader.take(block)
     data = reader.data
     if b"\r" in data:
@@ -267,8 +270,36 @@ def _parse_samples_header(tokens: list[str], path: Path, lineno: int) -> _Layout
     )
 
 
-def _line_text(data: bytes, starts: np.ndarray, ends: np.ndarray, i: int) -> str:
-    return data[starts[i] : ends[i]].decode("utf-8", errors="replace")
+class _Lines:
+    """The file's text and where each of its lines starts and ends; sample lines start with a digit."""
+
+    def __init__(self, data: bytearray) -> None:
+        arr = np.frombuffer(data, dtype=np.uint8)
+        nl = np.flatnonzero(arr == 10)
+        starts = np.r_[0, nl + 1]
+        ends = np.r_[nl, len(arr)]
+        if data.endswith(b"\n"):
+            starts, ends = starts[:-1], ends[:-1]
+        lens = ends - starts
+        first = arr[np.minimum(starts, len(arr) - 1)]
+        first = np.where(lens > 0, first, 0)
+        self.data, self.starts, self.ends, self.lens = data, starts, ends, lens
+        self.is_sample = (first >= 48) & (first <= 57)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def text(self, i: int) -> str:
+        """Line ``i`` (0-based) as text."""
+        return self.data[self.starts[i] : self.ends[i]].decode("utf-8", errors="replace")
+
+    def joined(self, line_idx: np.ndarray) -> bytes:
+        """Lines ``line_idx`` (sorted), one per row, copied run by run of consecutive lines."""
+        brk = np.flatnonzero(np.diff(line_idx) != 1)
+        run_first = np.r_[line_idx[0], line_idx[brk + 1]]
+        run_last = np.r_[line_idx[brk], line_idx[-1]]
+        data, starts, ends = self.data, self.starts, self.ends
+        return b"\n".join(data[starts[a] : ends[b]] for a, b in zip(run_first, run_last, strict=True))
 
 
 def _slow_sample_check(
@@ -297,28 +328,17 @@ def _slow_sample_check(
                 ) from None
 
 
-def _parse_sample_group(
-    path: Path,
-    data: bytes,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    line_idx: np.ndarray,
-    layout: _Layout,
-) -> pd.DataFrame:
+def _parse_sample_group(path: Path, lines: _Lines, line_idx: np.ndarray, layout: _Layout) -> pd.DataFrame:
     """Parse the sample lines ``line_idx`` (all of one layout) with pandas' C parser."""
-    # join runs of consecutive line indices into one slice each
-    brk = np.flatnonzero(np.diff(line_idx) != 1)
-    run_first = np.r_[line_idx[0], line_idx[brk + 1]]
-    run_last = np.r_[line_idx[brk], line_idx[-1]]
-    buf = b"\n".join(data[starts[a] : ends[b]] for a, b in zip(run_first, run_last, strict=True))
+    buf = lines.joined(line_idx)
     names = layout.names()
     dtypes: dict[str, Any] = {n: "float64" for n in names}
     dtypes["flags"] = str
     if layout.htarget:
         dtypes["target_flags"] = str
 
-    def lines() -> list[tuple[int, str]]:
-        return [(int(i) + 1, _line_text(data, starts, ends, int(i))) for i in line_idx]
+    def numbered() -> list[tuple[int, str]]:
+        return [(int(i) + 1, lines.text(int(i))) for i in line_idx]
 
     try:
         df = pd.read_csv(
@@ -332,11 +352,11 @@ def _parse_sample_group(
             engine="c",
         )
     except (ValueError, pd.errors.ParserError):
-        _slow_sample_check(path, layout, lines())
+        _slow_sample_check(path, layout, numbered())
         raise  # pragma: no cover - the check above always finds the culprit
     last = names[-1]
     if len(df) != len(line_idx) or df[last].isna().any():
-        _slow_sample_check(path, layout, lines())
+        _slow_sample_check(path, layout, numbered())
     return df
 
 
@@ -409,18 +429,21 @@ def _check_events(path: Path, events: pd.DataFrame) -> None:
         )
 
 
-def _rebuild_times(t: np.ndarray, block: np.ndarray, rate_hz: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Spread repeated integer timestamps (2 kHz files) by the sample period."""
+def _rebuild_times(samples: pd.DataFrame, block_rate: np.ndarray) -> bool:
+    """Spread repeated integer timestamps (2 kHz files) by the sample period; True when any were."""
+    t = samples["time_ms"].to_numpy()
+    block = samples["block"].to_numpy()
     if len(t) < 2:
-        return t, False
+        return False
     same = (t[1:] == t[:-1]) & (block[1:] == block[:-1])
     if not same.any():
-        return t, False
+        return False
     idx = np.arange(len(t))
     run_start = np.r_[True, ~same]
     first = np.maximum.accumulate(np.where(run_start, idx, 0))
     k = idx - first
-    return t + k * (1000.0 / rate_hz), True
+    samples["time_ms"] = t + k * (1000.0 / block_rate[block])
+    return True
 
 
 @register_reader("eyelink-asc", suffixes=(".asc", ".asc.gz"))
@@ -469,285 +492,348 @@ def read_asc(
     (500.0, ('L',), 1834)
     """
     path = Path(path)
+    lines = _Lines(_read_text(path, progress, max_bytes, max_lines))
+    found = _read_other_lines(path, lines)
+    truncation = _unclosed_block(path, found, len(lines), strict)
+    sample_lines, sample_block = _sample_blocks(path, lines, found)
+    layouts = _sample_layouts(path, lines, found, sample_lines, sample_block)
+    block_rate = np.array([lay.rate_hz if lay else np.nan for lay in layouts])
+    samples = _parse_samples(path, lines, sample_lines, sample_block, layouts)
+    _check_samples(path, samples, sample_lines + 1, block_rate)
+    rebuilt = _rebuild_times(samples, block_rate)
+    blocks = _blocks_table(found, samples, layouts, block_rate)
+    events = _events_table(path, found, blocks)
+    messages = _messages_table(found, blocks)
+    screen_px = _screen_from_messages(messages, path)
+    rate = _main_rate(path, blocks)
+    metadata = _metadata(found, layouts, rebuilt, truncated=truncation is not None)
+    if truncation is not None:  # warned only once the data proved readable
+        warnings.warn(f"{path}: {truncation}; reading what is there", stacklevel=2)
+    return recording_with_trials(
+        samples,
+        events,
+        messages,
+        blocks,
+        end_ms=_end_of_data(samples, blocks),
+        sampling_rate_hz=rate,
+        eyes=tuple(e for e in ("L", "R") if any(lay and e in lay.eyes for lay in layouts)),
+        screen_px=screen_px,
+        source=str(path),
+        format="eyelink-asc",
+        metadata=metadata,
+    )
+
+
+def _read_text(path: Path, progress: bool | None, max_bytes: int, max_lines: int) -> bytearray:
+    """The file's (decompressed) text; refuse what is not a file, or is empty."""
     if not path.is_file():
         raise ParseError(path, "not a regular file (a folder, FIFO or device)" if path.exists() else "no such file")
     data = _open_bytes(path, progress, max_bytes, max_lines)
     if re.search(rb"\S", data) is None:
         raise ParseError(path, "the file is empty; expected an EyeLink ASC file")
+    return data
 
-    arr = np.frombuffer(data, dtype=np.uint8)
-    nl = np.flatnonzero(arr == 10)
-    starts = np.r_[0, nl + 1]
-    ends = np.r_[nl, len(arr)]
-    if data.endswith(b"\n"):
-        starts, ends = starts[:-1], ends[:-1]
-    lens = ends - starts
-    first = arr[np.minimum(starts, len(arr) - 1)]
-    first = np.where(lens > 0, first, 0)
-    is_sample = (first >= 48) & (first <= 57)
 
-    # ---- the few non-sample lines, one by one ----------------------------------------------
-    header: list[str] = []
-    msg_time: list[float] = []
-    msg_offset: list[float] = []
-    msg_text: list[str] = []
-    msg_line: list[int] = []
-    ev_rows: list[tuple[Any, ...]] = []
-    inputs: list[tuple[float, str, float, int]] = []
-    block_start_line: list[int] = []
-    block_start_time: list[float] = []
-    block_end_line: list[int] = []
-    block_end_time: list[float] = []
-    block_layout: list[_Layout | None] = []
-    block_res: list[tuple[float, float]] = []
-    pupil_types: set[str] = set()
-    last_kind = ""
+class _Structure:
+    """What the few non-sample lines say: header, messages, tracker events, inputs and recording blocks."""
 
-    for i in np.flatnonzero(~is_sample):
-        i = int(i)
-        if lens[i] == 0:
-            continue
-        line = _line_text(data, starts, ends, i)
-        lineno = i + 1
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.header: list[str] = []
+        self.msg_time: list[float] = []
+        self.msg_offset: list[float] = []
+        self.msg_text: list[str] = []
+        self.msg_line: list[int] = []
+        self.event_rows: list[tuple[Any, ...]] = []
+        self.inputs: list[tuple[float, str, float, int]] = []
+        self.start_line: list[int] = []  # per recording block
+        self.start_time: list[float] = []
+        self.end_line: list[int] = []
+        self.end_time: list[float] = []
+        self.layouts: list[_Layout | None] = []
+        self.res: list[tuple[float, float]] = []
+        self.pupil_types: set[str] = set()
+        self._last_kind = ""
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.start_line)
+
+    def read(self, line: str, lineno: int) -> None:
+        """Take one non-empty, non-sample line (``lineno`` 1-based)."""
         c0 = line[0]
-        if c0 in " \t" or (c0 in "->" and last_kind in ("MSG", "cont")):
-            if not line.strip():
-                continue
-            if last_kind in ("MSG", "cont") and msg_text:
-                msg_text[-1] = (msg_text[-1] + "\n" if msg_text[-1] else "") + line.strip()
-                last_kind = "cont"
-                continue
-            if c0 == ">":
-                header.append(line.strip())
-                continue
-            raise ParseError(path, "continuation line without a preceding MSG line", lineno)
+        if c0 in " \t" or (c0 in "->" and self._last_kind in ("MSG", "cont")):
+            self._continuation(line, lineno)
+            return
         tokens = line.split()
         kind = tokens[0]
         try:
-            if kind == "MSG":
-                parts = line.split(None, 2)
-                t = _time(parts[1])
-                offset, text = _split_offset(parts[2].rstrip() if len(parts) > 2 else "")
-                msg_time.append(t - offset)
-                msg_offset.append(offset)
-                msg_text.append(text)
-                msg_line.append(lineno)
-            elif kind in _EVENT_LINES:
-                if kind[0] == "E":
-                    ev_rows.append(_parse_event(kind, tokens, lineno))
-            elif kind == "START":
-                if len(block_start_line) > len(block_end_line):
-                    raise ParseError(
-                        path,
-                        f"START line inside the block started at line {block_start_line[-1]}; "
-                        "expected an END line first",
-                        lineno,
-                    )
-                block_start_line.append(lineno)
-                block_start_time.append(_time(tokens[1]))
-                block_layout.append(None)
-                block_res.append((np.nan, np.nan))
-            elif kind == "END":
-                if len(block_start_line) != len(block_end_line) + 1:
-                    raise ParseError(path, "END line without a START line", lineno)
-                block_end_line.append(lineno)
-                block_end_time.append(_time(tokens[1]))
-                up = [t.upper() for t in tokens]
-                if "RES" in up:
-                    j = up.index("RES")
-                    block_res[-1] = (_num(tokens[j + 1]), _num(tokens[j + 2]))
-            elif kind == "SAMPLES":
-                layout = _parse_samples_header(tokens, path, lineno)
-                if len(block_start_line) == len(block_end_line):
-                    raise ParseError(path, "SAMPLES line outside a START..END block", lineno)
-                block_layout[-1] = layout
-            elif kind == "PUPIL":
-                pupil_types.add(tokens[1].upper() if len(tokens) > 1 else "")
-            elif kind in ("INPUT", "BUTTON"):
-                inputs.append((float(tokens[1]), kind, float(tokens[2]), lineno))
-            elif kind.startswith("**"):
-                header.append(line[2:].strip())
-            elif kind.startswith(">>>"):
-                header.append(line.strip())
-            elif kind in _IGNORED:
-                pass
-            else:
-                raise ParseError(
-                    path,
-                    f"unknown line type {kind[:40]!r}; expected a sample line or one of MSG, "
-                    "START, END, SAMPLES, EVENTS, SFIX/EFIX, SSACC/ESACC, SBLINK/EBLINK, INPUT, "
-                    "BUTTON, PRESCALER, VPRESCALER, PUPIL, '**' header",
-                    lineno,
-                )
+            self._keyword_line(kind, tokens, line, lineno)
         except ParseError:
             raise
         except _Impossible as exc:
-            raise ParseError(path, f"{exc}: {line.strip()[:80]!r}", lineno) from None
+            raise ParseError(self.path, f"{exc}: {line.strip()[:80]!r}", lineno) from None
         except (ValueError, IndexError):
-            raise ParseError(path, f"malformed {kind} line: {line.strip()[:80]!r}", lineno) from None
-        last_kind = kind if kind == "MSG" else "other"
+            raise ParseError(self.path, f"malformed {kind} line: {line.strip()[:80]!r}", lineno) from None
+        self._last_kind = kind if kind == "MSG" else "other"
 
-    # ---- blocks ------------------------------------------------------------------------------
-    n_blocks = len(block_start_line)
-    truncated = len(block_end_line) < n_blocks
-    if truncated:
-        msg = (
-            f"the file ends inside the recording block started at line {block_start_line[-1]} "
-            "(no END line): it is truncated"
-        )
-        if strict:
-            raise ParseError(path, msg, len(starts))
+    def _continuation(self, line: str, lineno: int) -> None:
+        """An indented or banner line: more text of the preceding message, or a header banner."""
+        if not line.strip():
+            return
+        if self._last_kind in ("MSG", "cont") and self.msg_text:
+            self.msg_text[-1] = (self.msg_text[-1] + "\n" if self.msg_text[-1] else "") + line.strip()
+            self._last_kind = "cont"
+            return
+        if line[0] == ">":
+            self.header.append(line.strip())
+            return
+        raise ParseError(self.path, "continuation line without a preceding MSG line", lineno)
 
-    sample_lines = np.flatnonzero(is_sample)
+    def _keyword_line(self, kind: str, tokens: list[str], line: str, lineno: int) -> None:
+        if kind == "MSG":
+            self._message(line, lineno)
+        elif kind in _EVENT_LINES:
+            if kind[0] == "E":
+                self.event_rows.append(_parse_event(kind, tokens, lineno))
+        elif kind == "START":
+            self._start(tokens, lineno)
+        elif kind == "END":
+            self._end(tokens, lineno)
+        elif kind == "SAMPLES":
+            layout = _parse_samples_header(tokens, self.path, lineno)
+            if len(self.start_line) == len(self.end_line):
+                raise ParseError(self.path, "SAMPLES line outside a START..END block", lineno)
+            self.layouts[-1] = layout
+        elif kind == "PUPIL":
+            self.pupil_types.add(tokens[1].upper() if len(tokens) > 1 else "")
+        elif kind in ("INPUT", "BUTTON"):
+            self.inputs.append((float(tokens[1]), kind, float(tokens[2]), lineno))
+        elif kind.startswith("**"):
+            self.header.append(line[2:].strip())
+        elif kind.startswith(">>>"):
+            self.header.append(line.strip())
+        elif kind not in _IGNORED:
+            raise ParseError(
+                self.path,
+                f"unknown line type {kind[:40]!r}; expected a sample line or one of MSG, "
+                "START, END, SAMPLES, EVENTS, SFIX/EFIX, SSACC/ESACC, SBLINK/EBLINK, INPUT, "
+                "BUTTON, PRESCALER, VPRESCALER, PUPIL, '**' header",
+                lineno,
+            )
+
+    def _message(self, line: str, lineno: int) -> None:
+        parts = line.split(None, 2)
+        t = _time(parts[1])
+        offset, text = _split_offset(parts[2].rstrip() if len(parts) > 2 else "")
+        self.msg_time.append(t - offset)
+        self.msg_offset.append(offset)
+        self.msg_text.append(text)
+        self.msg_line.append(lineno)
+
+    def _start(self, tokens: list[str], lineno: int) -> None:
+        if len(self.start_line) > len(self.end_line):
+            raise ParseError(
+                self.path,
+                f"START line inside the block started at line {self.start_line[-1]}; expected an END line first",
+                lineno,
+            )
+        self.start_line.append(lineno)
+        self.start_time.append(_time(tokens[1]))
+        self.layouts.append(None)
+        self.res.append((np.nan, np.nan))
+
+    def _end(self, tokens: list[str], lineno: int) -> None:
+        if len(self.start_line) != len(self.end_line) + 1:
+            raise ParseError(self.path, "END line without a START line", lineno)
+        self.end_line.append(lineno)
+        self.end_time.append(_time(tokens[1]))
+        up = [t.upper() for t in tokens]
+        if "RES" in up:
+            j = up.index("RES")
+            self.res[-1] = (_num(tokens[j + 1]), _num(tokens[j + 2]))
+
+
+def _read_other_lines(path: Path, lines: _Lines) -> _Structure:
+    """Parse the non-sample lines one by one (a few thousand in a file of millions)."""
+    found = _Structure(path)
+    for i in np.flatnonzero(~lines.is_sample):
+        i = int(i)
+        if lines.lens[i]:
+            found.read(lines.text(i), i + 1)
+    return found
+
+
+def _unclosed_block(path: Path, found: _Structure, n_lines: int, strict: bool) -> str | None:
+    """What to warn of when the last block has no END line (an error when ``strict``); None when all end."""
+    if len(found.end_line) == found.n_blocks:
+        return None
+    msg = (
+        f"the file ends inside the recording block started at line {found.start_line[-1]} "
+        "(no END line): it is truncated"
+    )
+    if strict:
+        raise ParseError(path, msg, n_lines)
+    return msg
+
+
+def _sample_blocks(path: Path, lines: _Lines, found: _Structure) -> tuple[np.ndarray, np.ndarray]:
+    """The sample lines (0-based) and the block of each; refuse samples outside a block or without a layout."""
+    sample_lines = np.flatnonzero(lines.is_sample)
     if len(sample_lines) == 0:
         raise ParseError(
             path,
             "no sample lines found; expected tab-separated samples inside START..END blocks "
             "(was the EDF converted with events only?)",
         )
-    # which block each sample line belongs to, and whether it is inside it
-    bstart = np.asarray(block_start_line, dtype=np.int64) - 1
-    bend = np.asarray(block_end_line + [len(starts) + 1] * (n_blocks - len(block_end_line)), dtype=np.int64) - 1
+    n_open = found.n_blocks - len(found.end_line)
+    bstart = np.asarray(found.start_line, dtype=np.int64) - 1
+    bend = np.asarray(found.end_line + [len(lines) + 1] * n_open, dtype=np.int64) - 1
     sblock = np.searchsorted(bstart, sample_lines, side="right") - 1
     inside = sblock >= 0
     inside[inside] = sample_lines[inside] < bend[sblock[inside]]
     if not inside.all():
         bad = int(sample_lines[np.flatnonzero(~inside)[0]]) + 1
         raise ParseError(path, "sample line outside a START..END recording block", bad)
-    for b, layout in enumerate(block_layout):
+    for b, layout in enumerate(found.layouts):
         if layout is None and np.any(sblock == b):
-            raise ParseError(path, "recording block has samples but no SAMPLES header line", block_start_line[b])
+            raise ParseError(path, "recording block has samples but no SAMPLES header line", found.start_line[b])
+    return sample_lines, sblock
 
-    # a header may declare HTARGET columns that the sample lines do not carry (seen in binocular
-    # remote-mode files): trust the data, and say so
-    layouts: list[_Layout | None] = list(block_layout)
+
+def _sample_layouts(
+    path: Path, lines: _Lines, found: _Structure, sample_lines: np.ndarray, sample_block: np.ndarray
+) -> list[_Layout | None]:
+    """Each block's layout as its sample lines have it.
+
+    A header may declare HTARGET columns that the sample lines do not carry (seen in binocular
+    remote-mode files): trust the data, and say so.
+    """
+    layouts: list[_Layout | None] = list(found.layouts)
     for b, layout in enumerate(layouts):
         if layout is None:
             continue
-        idx = np.flatnonzero(sblock == b)
+        idx = np.flatnonzero(sample_block == b)
         if len(idx) == 0:
             continue
-        j = int(sample_lines[idx[0]])
-        n_tok = len(_line_text(data, starts, ends, j).split())
+        n_tok = len(lines.text(int(sample_lines[idx[0]])).split())
         if layout.htarget and n_tok == layout.n_fields - 4:
             layouts[b] = _Layout(**{**layout.__dict__, "htarget": False})
             warnings.warn(
-                f"{path}: block at line {block_start_line[b]} declares HTARGET columns that its "
+                f"{path}: block at line {found.start_line[b]} declares HTARGET columns that its "
                 "samples do not carry; reading them without",
-                stacklevel=2,
+                stacklevel=3,
             )
+    return layouts
 
-    # ---- samples, one C-parser call per distinct layout ---------------------------------------
+
+def _parse_samples(
+    path: Path, lines: _Lines, sample_lines: np.ndarray, sample_block: np.ndarray, layouts: list[_Layout | None]
+) -> pd.DataFrame:
+    """The samples in file order, with their block: one C-parser call per distinct layout."""
     frames: list[pd.DataFrame] = []
     order: list[np.ndarray] = []
-    uniq = {lay for lay in layouts if lay is not None}
-    for layout in sorted(uniq, key=lambda lay: lay.names()):
+    for layout in sorted({lay for lay in layouts if lay is not None}, key=lambda lay: lay.names()):
         blocks_here = [b for b, lay in enumerate(layouts) if lay == layout]
-        sel = np.flatnonzero(np.isin(sblock, blocks_here))
+        sel = np.flatnonzero(np.isin(sample_block, blocks_here))
         if len(sel) == 0:
             continue
-        df = _parse_sample_group(path, data, starts, ends, sample_lines[sel], layout)
-        df.insert(1, "block", sblock[sel].astype(np.int32))
+        df = _parse_sample_group(path, lines, sample_lines[sel], layout)
+        df.insert(1, "block", sample_block[sel].astype(np.int32))
         frames.append(df)
         order.append(sel)
     if len(frames) == 1:
-        samples = frames[0]
-    else:
-        samples = pd.concat(frames, ignore_index=True, sort=False)
-        samples = samples.iloc[np.argsort(np.concatenate(order), kind="stable")].reset_index(drop=True)
+        return frames[0]
+    samples = pd.concat(frames, ignore_index=True, sort=False)
+    return samples.iloc[np.argsort(np.concatenate(order), kind="stable")].reset_index(drop=True)
 
-    block_rate = np.array([lay.rate_hz if lay else np.nan for lay in layouts])
-    _check_samples(path, samples, sample_lines + 1, block_rate)
-    t_raw = samples["time_ms"].to_numpy()
+
+def _blocks_table(
+    found: _Structure, samples: pd.DataFrame, layouts: list[_Layout | None], block_rate: np.ndarray
+) -> pd.DataFrame:
+    """The blocks in time: a block without END ends at its last sample."""
+    n_blocks = found.n_blocks
+    t = samples["time_ms"].to_numpy()
     blk = samples["block"].to_numpy()
-    t, rebuilt = _rebuild_times(t_raw, blk, block_rate[blk])
-    if rebuilt:
-        samples["time_ms"] = t
-
-    # ---- events, messages --------------------------------------------------------------------
-    events = events_frame(ev_rows)
-    _check_events(path, events)
-    messages = pd.DataFrame(
-        {
-            "time_ms": np.asarray(msg_time, dtype=float),
-            "offset_ms": np.asarray(msg_offset, dtype=float),
-            "text": pd.array(msg_text, dtype="string"),
-            "line": np.asarray(msg_line, dtype=np.int64),
-        }
-    )
-    # blocks in time
     counts = np.bincount(blk, minlength=n_blocks)
-    first_t = np.full(n_blocks, np.nan)
     last_t = np.full(n_blocks, np.nan)
     if len(t):
-        change = np.r_[True, blk[1:] != blk[:-1]]
-        first_t[blk[change]] = t[change]
         endch = np.r_[blk[1:] != blk[:-1], True]
         last_t[blk[endch]] = t[endch]
-    b_on = np.asarray(block_start_time, dtype=float)
-    b_off = np.asarray(block_end_time + [np.nan] * (n_blocks - len(block_end_time)), dtype=float)
-    b_off = np.where(np.isnan(b_off), last_t, b_off)
-    blocks = pd.DataFrame(
+    b_off = np.asarray(found.end_time + [np.nan] * (n_blocks - len(found.end_time)), dtype=float)
+    return pd.DataFrame(
         {
             "block": np.arange(n_blocks, dtype=np.int32),
-            "onset_ms": b_on,
-            "offset_ms": b_off,
+            "onset_ms": np.asarray(found.start_time, dtype=float),
+            "offset_ms": np.where(np.isnan(b_off), last_t, b_off),
             "sampling_rate_hz": block_rate,
             "eyes": ["".join(lay.eyes) if lay else "" for lay in layouts],
             "n_samples": counts.astype(np.int64),
-            "line": np.asarray(block_start_line, dtype=np.int64),
+            "line": np.asarray(found.start_line, dtype=np.int64),
         }
     )
-    messages["block"] = _block_of(messages["time_ms"].to_numpy(), b_on, b_off)
-    events["block"] = _block_of(events["onset_ms"].to_numpy(), b_on, b_off)
 
-    # ---- trials ------------------------------------------------------------------------------
-    end_of_data = float(np.nanmax(np.r_[b_off, t[-1:]])) if n_blocks else float(t[-1])
-    trials = build_trials(messages, end_ms=end_of_data)
-    samples.insert(2, "trial", assign_trials(t, trials))
-    events["trial"] = assign_trials(events["onset_ms"].to_numpy(), trials)
-    messages["trial"] = assign_trials(messages["time_ms"].to_numpy(), trials)
-    messages = messages[["time_ms", "offset_ms", "text", "block", "trial", "line"]]
 
-    # ---- metadata ------------------------------------------------------------------------------
-    screen_px = _screen_from_messages(messages, path)
-    eyes = tuple(e for e in ("L", "R") if any(lay and e in lay.eyes for lay in layouts))
-    rates = pd.Series(block_rate[counts > 0])
+def _events_table(path: Path, found: _Structure, blocks: pd.DataFrame) -> pd.DataFrame:
+    """The tracker's events, checked, with their block."""
+    events = events_frame(found.event_rows)
+    _check_events(path, events)
+    on, off = blocks["onset_ms"].to_numpy(), blocks["offset_ms"].to_numpy()
+    events["block"] = _block_of(events["onset_ms"].to_numpy(), on, off)
+    return events
+
+
+def _messages_table(found: _Structure, blocks: pd.DataFrame) -> pd.DataFrame:
+    """The messages with their block (``trial`` comes after ``block``)."""
+    time_ms = np.asarray(found.msg_time, dtype=float)
+    on, off = blocks["onset_ms"].to_numpy(), blocks["offset_ms"].to_numpy()
+    return pd.DataFrame(
+        {
+            "time_ms": time_ms,
+            "offset_ms": np.asarray(found.msg_offset, dtype=float),
+            "text": pd.array(found.msg_text, dtype="string"),
+            "block": _block_of(time_ms, on, off),
+            "line": np.asarray(found.msg_line, dtype=np.int64),
+        }
+    )
+
+
+def _main_rate(path: Path, blocks: pd.DataFrame) -> float:
+    """The most common rate of the blocks that hold samples (Hz); warn when they differ."""
+    rates = pd.Series(blocks["sampling_rate_hz"].to_numpy()[blocks["n_samples"].to_numpy() > 0])
     rate = float(rates.mode().iloc[0]) if len(rates) else float("nan")
     if rates.nunique() > 1:
-        warnings.warn(f"{path}: blocks use different sampling rates {sorted(rates.unique())}", stacklevel=2)
+        warnings.warn(f"{path}: blocks use different sampling rates {sorted(rates.unique())}", stacklevel=3)
+    return rate
+
+
+def _end_of_data(samples: pd.DataFrame, blocks: pd.DataFrame) -> float:
+    """The end of the last block or the last sample, whichever is later (ms)."""
+    t = samples["time_ms"].to_numpy()
+    return float(np.nanmax(np.r_[blocks["offset_ms"].to_numpy(), t[-1:]])) if len(blocks) else float(t[-1])
+
+
+def _metadata(found: _Structure, layouts: list[_Layout | None], rebuilt: bool, *, truncated: bool) -> dict[str, Any]:
+    """What else the file says: header, sample and pupil type, inputs, per-block resolution."""
     sample_types = sorted({lay.sample_type for lay in layouts if lay})
+    pupil_types = sorted(found.pupil_types)
     metadata: dict[str, Any] = {
-        "header": header,
+        "header": found.header,
         "sample_type": sample_types[0] if len(sample_types) == 1 else sample_types,
-        "pupil": sorted(pupil_types)[0].lower() if len(pupil_types) == 1 else sorted(pupil_types),
+        "pupil": pupil_types[0].lower() if len(pupil_types) == 1 else pupil_types,
         "timestamps_rebuilt": rebuilt,
         "truncated": truncated,
-        "block_resolution_px_per_deg": block_res,
-        "inputs": pd.DataFrame(inputs, columns=["time_ms", "kind", "value", "line"]),
+        "block_resolution_px_per_deg": found.res,
+        "inputs": pd.DataFrame(found.inputs, columns=["time_ms", "kind", "value", "line"]),
     }
-    if truncated:  # warned only once the data proved readable
-        warnings.warn(f"{path}: {msg}; reading what is there", stacklevel=2)
-    for h in header:
+    for h in found.header:
         if h.upper().startswith("VERSION:"):
             metadata["tracker_version"] = h.split(":", 1)[1].strip()
         elif h.upper().startswith("SOURCE:"):
             metadata["tracker"] = h.split(":", 1)[1].strip()
         elif h.upper().startswith("DATE:"):
             metadata["date"] = h.split(":", 1)[1].strip()
-    return Recording(
-        samples=samples,
-        events=events,
-        messages=messages,
-        trials=trials,
-        blocks=blocks,
-        sampling_rate_hz=rate,
-        eyes=eyes,
-        screen_px=screen_px,
-        source=str(path),
-        format="eyelink-asc",
-        metadata=metadata,
-    )
+    return metadata
 
 
 def _parse_event(kind: str, tok: list[str], lineno: int) -> tuple[Any, ...]:

@@ -50,7 +50,7 @@ import pandas as pd
 
 from gazelab.errors import GazelabError, ParseError
 from gazelab.preprocessing.readers._registry import register_reader
-from gazelab.preprocessing.readers._trials import assign_trials, build_trials
+from gazelab.preprocessing.readers._trials import recording_with_trials
 from gazelab.preprocessing.readers.asc import _block_of, _screen_from_messages, _split_offset
 from gazelab.preprocessing.recording import EYES, Recording, events_frame
 
@@ -570,25 +570,20 @@ def _recording(path: Path, stream: _Stream, blocks: list[_Block], truncated: boo
     )
     events = events_frame(_event_rows(stream, blocks))
     messages = _messages(stream)
-    messages["block"] = _block_of(messages["time_ms"].to_numpy(), b_on, b_off)
+    messages.insert(3, "block", _block_of(messages["time_ms"].to_numpy(), b_on, b_off))
     events["block"] = _block_of(events["onset_ms"].to_numpy(), b_on, b_off)
-    trials = build_trials(messages, end_ms=float(np.nanmax(np.r_[b_off, t[-1:]])))
-    samples.insert(2, "trial", assign_trials(t, trials))
-    events["trial"] = assign_trials(events["onset_ms"].to_numpy(), trials)
-    messages["trial"] = assign_trials(messages["time_ms"].to_numpy(), trials)
-    messages = messages[["time_ms", "offset_ms", "text", "block", "trial", "line"]]
     used = pd.Series(rates[counts > 0])
     if used.nunique() > 1:
         warnings.warn(f"{path}: blocks use different sampling rates {sorted(used.unique())}", stacklevel=3)
     if truncated:
         warnings.warn(f"{path}: the file ends inside its last recording block (no end record); reading what is there",
                       stacklevel=3)  # fmt: skip
-    return Recording(
-        samples=samples,
-        events=events,
-        messages=messages,
-        trials=trials,
-        blocks=block_table,
+    return recording_with_trials(
+        samples,
+        events,
+        messages,
+        block_table,
+        end_ms=float(np.nanmax(np.r_[b_off, t[-1:]])),
         sampling_rate_hz=float(used.mode().iloc[0]),
         eyes=eyes,
         screen_px=_screen_from_messages(messages),

@@ -30,7 +30,7 @@ import pandas as pd
 
 from gazelab.errors import ParameterError, ParseError
 from gazelab.preprocessing.readers._registry import register_reader
-from gazelab.preprocessing.readers._trials import assign_trials, build_trials, single_block
+from gazelab.preprocessing.readers._trials import recording_with_trials, single_block
 from gazelab.preprocessing.recording import EYES, Recording, events_frame
 
 __all__ = ["read_iohub"]
@@ -219,20 +219,17 @@ def _assemble(
     samples.insert(1, "block", np.zeros(len(t), np.int32))
     if "line" not in messages:
         messages["line"] = np.arange(len(messages), dtype=np.int64)
-    trials = build_trials(messages, end_ms=float(t[-1]))
-    samples.insert(2, "trial", assign_trials(t, trials))
     messages["block"] = pd.array([pd.NA] * len(messages), dtype="Int64")
-    messages["trial"] = assign_trials(messages["time_ms"].to_numpy(float), trials)
-    blocks = single_block(t, rate, "".join(eyes), 0)
-    return Recording(
-        samples=samples,
-        events=events,
-        messages=messages,
-        trials=trials,
-        blocks=blocks,
+    return recording_with_trials(
+        samples,
+        events,
+        messages,
+        single_block(t, rate, "".join(eyes), 0),
+        end_ms=float(t[-1]),
+        label_events=False,
         sampling_rate_hz=rate,
         eyes=eyes,
-        screen_px=tuple(screen_px),  # type: ignore[arg-type]
+        screen_px=tuple(screen_px),
         source=str(path),
         format="iohub",
         metadata=meta,

@@ -31,7 +31,7 @@ from gazelab.acquisition.session import SESSION_FORMAT
 from gazelab.errors import GazelabError, ParseError
 from gazelab.geometry import Geometry
 from gazelab.preprocessing.readers._registry import register_reader
-from gazelab.preprocessing.readers._trials import assign_trials, build_trials
+from gazelab.preprocessing.readers._trials import recording_with_trials
 from gazelab.preprocessing.recording import EVENT_COLUMNS, Recording, events_frame
 
 __all__ = ["read_session", "session_geometry"]
@@ -71,8 +71,8 @@ def _blocks(t: np.ndarray, rate: float, spans: list[list[float]]) -> np.ndarray:
     return np.r_[0, np.cumsum(gap)].astype(np.int32)
 
 
-def _events(folder: Path, blocks: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
-    """The tracker's link events from ``events.tsv`` (none when the file is absent)."""
+def _events(folder: Path, blocks: pd.DataFrame) -> pd.DataFrame:
+    """The tracker's link events from ``events.tsv`` (none when the file is absent), with their block."""
     path = folder / "events.tsv"
     if not path.exists():
         return events_frame([])
@@ -91,7 +91,6 @@ def _events(folder: Path, blocks: pd.DataFrame, trials: pd.DataFrame) -> pd.Data
     ev["block"] = np.clip(np.searchsorted(onsets, ev["onset_ms"].to_numpy(), side="right") - 1, 0, None).astype(
         np.int32
     )
-    ev["trial"] = assign_trials(ev["onset_ms"].to_numpy(), trials)
     return ev
 
 
@@ -118,6 +117,36 @@ def read_session(path: str | Path, *, use_edf: bool = True) -> Recording:
         If the folder is not a session, or a file is malformed (naming file and line).
     """
     folder = Path(path)
+    meta = _session_description(folder)
+    edf = _session_edf(folder, meta) if use_edf else None
+    if edf is not None:
+        return edf
+    rate = float(meta.get("sampling_rate_hz") or np.nan)
+    if not rate > 0:
+        raise ParseError(
+            folder / "session.json", f"sampling_rate_hz {meta.get('sampling_rate_hz')!r}; expected a rate > 0 (Hz)"
+        )
+    samples = _samples(folder / "samples.tsv", rate, meta.get("recording_spans_ms") or [])
+    messages = _messages(folder / "messages.tsv")
+    blocks = _blocks_table(samples, rate, str(meta.get("eyes", "")))
+    return recording_with_trials(
+        samples,
+        _events(folder, blocks),
+        messages,
+        blocks,
+        end_ms=float(samples["time_ms"].iloc[-1]),
+        label_events=(folder / "events.tsv").exists(),  # the empty table of a session without events has no block
+        sampling_rate_hz=rate,
+        eyes=tuple(e for e in "LR" if e in str(meta.get("eyes", ""))),
+        screen_px=_screen_px(meta),
+        source=str(folder),
+        format="gazelab-session",
+        metadata=meta,
+    )
+
+
+def _session_description(folder: Path) -> dict[str, Any]:
+    """The folder's ``session.json``; refuse a folder that is not a gazelab session."""
     meta_path = folder / "session.json"
     try:
         meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -125,13 +154,11 @@ def read_session(path: str | Path, *, use_edf: bool = True) -> Recording:
         raise ParseError(meta_path, f"not a readable session description ({exc})") from None
     if meta.get("format") != SESSION_FORMAT:
         raise ParseError(meta_path, f"format {meta.get('format')!r}; expected {SESSION_FORMAT!r}")
-    edf = _session_edf(folder, meta) if use_edf else None
-    if edf is not None:
-        return edf
-    rate = float(meta.get("sampling_rate_hz") or np.nan)
-    if not rate > 0:
-        raise ParseError(meta_path, f"sampling_rate_hz {meta.get('sampling_rate_hz')!r}; expected a rate > 0 (Hz)")
-    sample_path = folder / "samples.tsv"
+    return meta
+
+
+def _samples(sample_path: Path, rate: float, spans: list[list[float]]) -> pd.DataFrame:
+    """``samples.tsv`` (complete lines) on the tracker's clock (``time_ms``), with each sample's block."""
     try:
         data = _complete_lines(sample_path)
         samples = pd.read_csv(io.BytesIO(data), sep="\t", dtype=float, engine="c")
@@ -145,10 +172,13 @@ def read_session(path: str | Path, *, use_edf: bool = True) -> Recording:
     t = samples["device_time_ms"].to_numpy()
     if (np.diff(t) < 0).any():
         raise ParseError(sample_path, "device time goes backwards", int(np.flatnonzero(np.diff(t) < 0)[0]) + 3)
-    block = _blocks(t, rate, meta.get("recording_spans_ms") or [])
     samples = samples.rename(columns={"device_time_ms": "time_ms"})
-    samples.insert(1, "block", block)
-    msg_path = folder / "messages.tsv"
+    samples.insert(1, "block", _blocks(t, rate, spans))
+    return samples
+
+
+def _messages(msg_path: Path) -> pd.DataFrame:
+    """``messages.tsv`` (complete lines; none when absent) on the tracker's clock, outside every block."""
     raw = (
         pd.read_csv(
             io.BytesIO(_complete_lines(msg_path)), sep="\t", dtype={"text": str}, keep_default_na=False, quoting=3
@@ -156,47 +186,39 @@ def read_session(path: str | Path, *, use_edf: bool = True) -> Recording:
         if msg_path.exists()
         else pd.DataFrame(columns=["device_time_ms", "text"])
     )
-    messages = pd.DataFrame(
+    return pd.DataFrame(
         {
             "time_ms": raw["device_time_ms"].astype(float).to_numpy(),
             "offset_ms": np.zeros(len(raw)),
             "text": pd.array(raw["text"].astype(str).to_numpy(), dtype="string"),
             "line": np.arange(2, len(raw) + 2, dtype=np.int64),
+            "block": pd.array([pd.NA] * len(raw), dtype="Int64"),
         }
     )
-    trials = build_trials(messages, end_ms=float(t[-1]))
-    samples.insert(2, "trial", assign_trials(t, trials))
-    messages["block"] = pd.array([pd.NA] * len(messages), dtype="Int64")
-    messages["trial"] = assign_trials(messages["time_ms"].to_numpy(), trials)
-    n_blocks = int(block[-1]) + 1
+
+
+def _blocks_table(samples: pd.DataFrame, rate: float, eyes: str) -> pd.DataFrame:
+    """One row per block: its first and last sample time, the rate and the sample count."""
+    t = samples["time_ms"].to_numpy()
+    block = samples["block"].to_numpy()
     change = np.r_[0, np.flatnonzero(np.diff(block)) + 1, len(t)]
-    blocks = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "block": np.arange(n_blocks, dtype=np.int32),
+            "block": np.arange(int(block[-1]) + 1, dtype=np.int32),
             "onset_ms": t[change[:-1]],
             "offset_ms": t[change[1:] - 1],
             "sampling_rate_hz": rate,
-            "eyes": str(meta.get("eyes", "")),
+            "eyes": eyes,
             "n_samples": np.diff(change).astype(np.int64),
             "line": change[:-1] + 2,
         }
     )
+
+
+def _screen_px(meta: dict[str, Any]) -> tuple[int, int] | None:
+    """The screen size (px) ``session.json`` records, or None."""
     screen = meta.get("screen") or {}
-    screen_px = (int(screen["width_px"]), int(screen["height_px"])) if "width_px" in screen else None
-    events = _events(folder, blocks, trials)
-    return Recording(
-        samples=samples,
-        events=events,
-        messages=messages,
-        trials=trials,
-        blocks=blocks,
-        sampling_rate_hz=rate,
-        eyes=tuple(e for e in "LR" if e in str(meta.get("eyes", ""))),
-        screen_px=screen_px,
-        source=str(folder),
-        format="gazelab-session",
-        metadata=meta,
-    )
+    return (int(screen["width_px"]), int(screen["height_px"])) if "width_px" in screen else None
 
 
 def _session_edf(folder: Path, meta: dict[str, Any]) -> Recording | None:
@@ -219,8 +241,7 @@ def _session_edf(folder: Path, meta: dict[str, Any]) -> Recording | None:
     )
     rec.metadata = {**meta, **rec.metadata, "session_record": path.name}
     if rec.screen_px is None:
-        screen = meta.get("screen") or {}
-        rec.screen_px = (int(screen["width_px"]), int(screen["height_px"])) if "width_px" in screen else None
+        rec.screen_px = _screen_px(meta)
     return rec
 
 
