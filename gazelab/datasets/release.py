@@ -215,7 +215,6 @@ def _collect_session(
     eye: str,
     sigma_deg: float,
     with_samples: bool,
-    observer: str | None,
     detector_params: dict[str, Any],
     image_sizes: dict[str, tuple[int, int]],
 ) -> _Session:
@@ -228,7 +227,7 @@ def _collect_session(
     stem = _session_id(path)
     rows = None if trial_table is None else trial_table[trial_table["recording"].isin([path.name, stem])]
     trials, fix = _trials_or_whole_recording(rec, fix, rows, stand_in, path)
-    parts = _SessionParts(observer or str(rec.metadata.get("participant") or stem))
+    parts = _SessionParts(observer=str(rec.metadata.get("participant") or stem))
     messages = rec.messages
     for tri in trials.itertuples(index=False):
         found = _trial_stimulus(tri, rows, messages, geometry, stand_in, path)
@@ -643,7 +642,6 @@ def build_dataset(
         eye=eye,
         sigma_deg=sigma_deg,
         with_samples=with_samples,
-        observer=None,
         detector_params=detector_params or {},
         image_sizes=_known_image_sizes(previous),
     )
