@@ -153,20 +153,7 @@ def import_cmd(layout: str, source: Path, out: Path, sigma_px: float | None, ove
 )
 @screen_options
 @click.option("--overwrite", is_flag=True, help="Replace existing output (only once the new one is complete).")
-def export_cmd(
-    layout: str,
-    source: Path,
-    out: Path,
-    subject: str | None,
-    session: str | None,
-    task: str,
-    format_: str | None,
-    eye_tracker_distance_cm: float | None,
-    screen_cm: tuple[float, float] | None,
-    distance_cm: float | None,
-    screen_px: tuple[int, int] | None,
-    overwrite: bool,
-) -> None:
+def export_cmd(layout: str, source: Path, out: Path, overwrite: bool, **bids_options: Any) -> None:
     """Export SOURCE to a LAYOUT in the folder --out.
 
     \b
@@ -191,43 +178,35 @@ def export_cmd(
 
         click.echo(f"wrote {export_huggingface(source, out)}")
     else:
-        files = _export_bids(
-            source,
-            out,
-            subject,
-            session,
-            task,
-            format_,
-            eye_tracker_distance_cm,
-            screen_cm,
-            distance_cm,
-            screen_px,
-            overwrite=overwrite,
-        )
+        files = _export_bids(source, out, overwrite=overwrite, **bids_options)
         click.echo(f"wrote {len(files)} BIDS files under {out}")
 
 
 def _export_bids(
     source: Path,
     out: Path,
+    *,
     subject: str | None,
     session: str | None,
     task: str,
     format_: str | None,
     eye_tracker_distance_cm: float | None,
-    *geometry_flags: Any,
-    overwrite: bool = False,
+    screen_cm: tuple[float, float] | None,
+    distance_cm: float | None,
+    screen_px: tuple[int, int] | None,
+    overwrite: bool,
 ) -> list[Path]:
-    """BIDS from a dataset (.h5), a session folder or one recording file."""
+    """BIDS from a dataset (.h5), a session folder or one recording file (the bids-only
+    options and the geometry flags of ``export``)."""
     from gazelab.datasets.exporters import bids
     from gazelab.errors import ParameterError
 
     if is_dataset(source) and format_ is None:
         return bids.export_bids_dataset(source, out, task=task, overwrite=overwrite)
-    rec = read_recording(source, format_, screen_px=geometry_flags[2])
+    rec = read_recording(source, format_, screen_px=screen_px)
     if rec.format != "gazelab-session" and subject is None:
         raise ParameterError("--subject", None, f"a BIDS subject label for {source}")
-    geometry = recording_geometry(rec, source, *geometry_flags)
+    geometry = recording_geometry(rec, source, screen_cm, distance_cm, screen_px)
     if rec.format == "gazelab-session":
         return bids.export_bids_session(
             source,

@@ -14,7 +14,7 @@ from gazelab.datasets.release import BuildReport, write_tables
 from gazelab.datasets.schema import image_header
 from gazelab.errors import ParseError
 
-__all__ = ["FIXATION_FIELDS", "stimulus_row", "write_imported"]
+__all__ = ["FIXATION_FIELDS", "fixation_part", "read_mat", "stimulus_row", "write_imported"]
 
 #: Columns of the fixation parts an importer hands to :func:`write_imported`.
 FIXATION_FIELDS = ["stimulus", "observer", "x_px", "y_px", "onset_ms", "duration_ms", "order"]
@@ -49,6 +49,50 @@ def stimulus_row(
     }
 
 
+def fixation_part(
+    stimulus: int,
+    observer: str,
+    x_px: np.ndarray,
+    y_px: np.ndarray,
+    onset_ms: np.ndarray | float = np.nan,
+    duration_ms: np.ndarray | float = np.nan,
+) -> pd.DataFrame:
+    """One observer's fixations on one stimulus, in viewing order, as :func:`write_imported` takes them.
+
+    ``x_px``, ``y_px`` are 0-based continuous image px; ``onset_ms`` and ``duration_ms`` NaN
+    when the layout publishes no timing.
+    """
+    return pd.DataFrame(
+        {
+            "stimulus": stimulus,
+            "observer": observer,
+            "x_px": x_px,
+            "y_px": y_px,
+            "onset_ms": onset_ms,
+            "duration_ms": duration_ms,
+            "order": np.arange(len(x_px)),
+        }
+    )
+
+
+def read_mat(path: Path, failure: str, variable: str | None = None, **options: Any) -> Any:
+    """A MATLAB file's ``variable`` (or all its variables, a dict), read with ``scipy.io.loadmat(**options)``.
+
+    Raises
+    ------
+    ParseError
+        Naming the file, ``failure`` and the reason, when it cannot be read or lacks ``variable``.
+    """
+    from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError  # a text file named .mat
+
+    try:
+        content = loadmat(path, **options)
+        return content if variable is None else content[variable]
+    except (KeyError, ValueError, OSError, MatReadError) as exc:
+        raise ParseError(path, f"{failure} ({exc})") from None
+
+
 def write_imported(
     out: str | Path,
     stimuli: list[dict[str, Any]],
@@ -73,13 +117,41 @@ def write_imported(
     st = pd.DataFrame(stimuli)
     fx = pd.concat(fixations, ignore_index=True) if len(fixations) else pd.DataFrame(columns=FIXATION_FIELDS)
     observers = sorted(fx["observer"].astype(str).unique()) if len(fx) else []
-    obs_index = {o: i for i, o in enumerate(observers)}
-    fx = fx.assign(observer=fx["observer"].astype(str).map(obs_index).astype(np.int32))
+    fx = fx.assign(observer=fx["observer"].astype(str).map({o: i for i, o in enumerate(observers)}).astype(np.int32))
+    fx, outside = _drop_outside_images(fx, st, len(observers))
+    trials, fx = _one_trial_per_stimulus_and_observer(fx, st)
+    tables = {
+        "sessions": _one_session_per_observer(observers, outside, layout, sources),
+        "observers": pd.DataFrame({"id": observers, "metadata_json": "{}"}),
+        "stimuli": st,
+        "trials": trials,
+        "fixations": fx,
+        "samples": None,
+    }
+    return write_tables(
+        out,
+        tables,
+        {"importer": layout, **params},
+        notes=notes,
+        title=title,
+        action=f"import {layout}",
+        sources=[p.name for p in sources],
+        progress=progress,
+    )
+
+
+def _drop_outside_images(fx: pd.DataFrame, st: pd.DataFrame, n_observers: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """The fixations inside their image, and how many each observer had outside."""
     w = st["width_px"].to_numpy()[fx["stimulus"]]
     h = st["height_px"].to_numpy()[fx["stimulus"]]
     inside = ((fx["x_px"] >= 0) & (fx["x_px"] < w) & (fx["y_px"] >= 0) & (fx["y_px"] < h)).to_numpy()
-    outside = np.bincount(fx["observer"].to_numpy()[~inside], minlength=len(observers))
-    fx = fx[inside].reset_index(drop=True)
+    outside = np.bincount(fx["observer"].to_numpy()[~inside], minlength=n_observers)
+    return fx[inside].reset_index(drop=True), outside
+
+
+def _one_trial_per_stimulus_and_observer(fx: pd.DataFrame, st: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """/trials (an image at the origin, scale 1, from onset 0 to the last fixation's end) and
+    the fixations with their trial row."""
     pairs = fx[["stimulus", "observer"]].drop_duplicates().sort_values(["observer", "stimulus"]).reset_index(drop=True)
     end = (fx["onset_ms"] + fx["duration_ms"]).groupby([fx["stimulus"], fx["observer"]]).max()
     trials = pd.DataFrame(
@@ -100,8 +172,15 @@ def write_imported(
     )
     key = pd.Series(np.arange(len(trials)), index=pd.MultiIndex.from_frame(pairs[["stimulus", "observer"]]))
     fx["trial"] = key.reindex(pd.MultiIndex.from_frame(fx[["stimulus", "observer"]])).to_numpy().astype(np.int32)
+    return trials, fx
+
+
+def _one_session_per_observer(
+    observers: list[str], outside: np.ndarray, layout: str, sources: Sequence[Path]
+) -> pd.DataFrame:
+    """/sessions: one row per observer, screen unknown (0 / NaN), the published files as source."""
     src_sha = ";".join(f"{p.name}:{sha256_path(p)}" for p in sources if p.is_file())
-    sessions = pd.DataFrame(
+    return pd.DataFrame(
         {
             "id": [f"{layout}-{o}" for o in observers],
             "source": ";".join(p.name for p in sources),
@@ -117,22 +196,4 @@ def write_imported(
             "distance_cm": np.nan,
             "n_fixations_outside": outside,
         }
-    )
-    tables = {
-        "sessions": sessions,
-        "observers": pd.DataFrame({"id": observers, "metadata_json": "{}"}),
-        "stimuli": st,
-        "trials": trials,
-        "fixations": fx,
-        "samples": None,
-    }
-    return write_tables(
-        out,
-        tables,
-        {"importer": layout, **params},
-        notes=notes,
-        title=title,
-        action=f"import {layout}",
-        sources=[p.name for p in sources],
-        progress=progress,
     )

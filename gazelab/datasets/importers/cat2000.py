@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gazelab.datasets.importers import register_importer
-from gazelab.datasets.importers._common import stimulus_row, write_imported
+from gazelab.datasets.importers._common import fixation_part, read_mat, stimulus_row, write_imported
 from gazelab.datasets.release import BuildReport
 from gazelab.errors import ParseError
 
@@ -54,9 +55,6 @@ def import_cat2000(
     -------
     BuildReport
     """
-    from scipy.io import loadmat
-    from scipy.io.matlab import MatReadError  # a text file named .mat
-
     root = Path(source)
     train = root / "trainSet" if (root / "trainSet").is_dir() else root
     stim_dir, locs_dir = train / "Stimuli", train / "FIXATIONLOCS"
@@ -66,33 +64,11 @@ def import_cat2000(
     for cat in sorted(d for d in stim_dir.iterdir() if d.is_dir()):
         for img in sorted(p for p in cat.iterdir() if _NAME.match(p.name)):
             mat = locs_dir / cat.name / f"{img.stem}.mat"
-            if not mat.is_file():
-                raise ParseError(mat, f"fixation locations of {cat.name}/{img.name} missing")
-            try:
-                locs = np.asarray(loadmat(mat)["fixLocs"])
-            except (KeyError, ValueError, OSError, MatReadError) as exc:
-                raise ParseError(mat, f"expected a variable 'fixLocs' (binary fixation map) ({exc})") from None
+            locs = _fixation_locations(mat, f"{cat.name}/{img.name}")
             row = stimulus_row(
                 img, sigma_px=sigma_px, sigma_fraction=sigma_fraction, label=cat.name, stim_id=f"{cat.name}/{img.stem}"
             )
-            if locs.shape != (row["height_px"], row["width_px"]):
-                raise ParseError(
-                    mat, f"fixLocs is {locs.shape}; expected the image's ({row['height_px']}, {row['width_px']})"
-                )
-            r, c = np.nonzero(locs)
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "stimulus": len(stimuli),
-                        "observer": "pooled",
-                        "x_px": c + 0.5,
-                        "y_px": r + 0.5,
-                        "onset_ms": np.nan,
-                        "duration_ms": np.nan,
-                        "order": np.arange(len(r)),
-                    }
-                )
-            )
+            parts.append(_pooled_fixations(locs, row, len(stimuli), mat))
             stimuli.append(row)
             sources.append(mat)
     if not stimuli:
@@ -115,3 +91,18 @@ def import_cat2000(
         title="CAT2000 (train)",
         progress=progress,
     )
+
+
+def _fixation_locations(mat: Path, image: str) -> np.ndarray:
+    """The ``fixLocs`` map of an image: 1 at fixated pixels."""
+    if not mat.is_file():
+        raise ParseError(mat, f"fixation locations of {image} missing")
+    return np.asarray(read_mat(mat, "expected a variable 'fixLocs' (binary fixation map)", "fixLocs"))
+
+
+def _pooled_fixations(locs: np.ndarray, row: dict[str, Any], stimulus: int, mat: Path) -> pd.DataFrame:
+    """One fixation per marked pixel of ``fixLocs``, at the pixel centre, pooled over observers, untimed."""
+    if locs.shape != (row["height_px"], row["width_px"]):
+        raise ParseError(mat, f"fixLocs is {locs.shape}; expected the image's ({row['height_px']}, {row['width_px']})")
+    r, c = np.nonzero(locs)
+    return fixation_part(stimulus, "pooled", c + 0.5, r + 0.5)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from gazelab.datasets.importers import register_importer
-from gazelab.datasets.importers._common import stimulus_row, write_imported
+from gazelab.datasets.importers._common import read_mat, stimulus_row, write_imported
 from gazelab.datasets.release import BuildReport
 from gazelab.errors import ParseError
 
@@ -57,13 +57,7 @@ def fixations_from_eye_data(
 
 
 def _eye_data(mat: Path) -> np.ndarray:
-    from scipy.io import loadmat
-    from scipy.io.matlab import MatReadError  # a text file named .mat
-
-    try:
-        m = loadmat(mat, squeeze_me=True, struct_as_record=False)
-    except (ValueError, OSError, MatReadError) as exc:
-        raise ParseError(mat, f"cannot read the MATLAB file ({exc})") from None
+    m = read_mat(mat, "cannot read the MATLAB file", squeeze_me=True, struct_as_record=False)
     names = [k for k in m if not k.startswith("__")]
     if len(names) != 1:
         raise ParseError(mat, f"expected one variable named after the image; found {names}")

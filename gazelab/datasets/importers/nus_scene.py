@@ -20,17 +20,23 @@ in image px: by default 3 % of the image's larger side (about 1 deg for an image
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gazelab.datasets.importers import register_importer
-from gazelab.datasets.importers._common import stimulus_row, write_imported
+from gazelab.datasets.importers._common import fixation_part, read_mat, stimulus_row, write_imported
 from gazelab.datasets.release import BuildReport
 from gazelab.errors import ParameterError, ParseError
 
 __all__ = ["import_nus_scene"]
 
+NOTE = (
+    "Imported from the NUS scene saliency dataset (fixations.mat, stimuli/); screen geometry unknown: "
+    "sessions hold one row per observer with unknown screen (0 / NaN), trials place each image at the origin "
+    "with scale 1 (image px = display px)."
+)
 CITATION = (
     "H. Liang, M. Jiang, R. Liang, Q. Zhao. Saliency prediction with scene structural guidance. "
     "Journal of Visual Communication and Image Representation, 2017."
@@ -71,9 +77,6 @@ def import_nus_scene(
     ParseError
         If the folder does not have the published layout (naming the file and what was expected).
     """
-    from scipy.io import loadmat
-    from scipy.io.matlab import MatReadError  # a text file named .mat
-
     src = Path(source)
     mat = src / "fixations.mat"
     stim_dir = src / "stimuli"
@@ -81,46 +84,59 @@ def import_nus_scene(
         raise ParseError(src, "expected the NUS scene layout: fixations.mat and stimuli/*.jpg")
     if sigma_px is not None and not sigma_px > 0:
         raise ParameterError("sigma_px", sigma_px, "a sigma > 0 (image px)")
-    try:
-        cells = loadmat(mat)["fixations"]
-    except (KeyError, ValueError, OSError, MatReadError) as exc:
-        raise ParseError(mat, f"no readable MATLAB variable 'fixations' ({exc})") from None
-    if cells.ndim != 2 or cells.dtype != object:
-        raise ParseError(mat, f"'fixations' is {cells.dtype} {cells.shape}; expected a cell array images x observers")
+    cells = _fixation_cells(mat)
     files = sorted(stim_dir.glob("*.jpg"))
     if len(files) != cells.shape[0]:
         raise ParseError(stim_dir, f"{len(files)} images; fixations.mat has {cells.shape[0]} rows")
-    n_obs = cells.shape[1]
     stimuli, parts = [], []
     for i, path in enumerate(files):
         stimuli.append(stimulus_row(path, sigma_px=sigma_px, sigma_fraction=sigma_fraction))
-        for k in range(n_obs):
-            cell = np.asarray(cells[i, k], dtype=float)
-            if cell.size == 0:
-                continue
-            if cell.ndim != 2 or cell.shape[1] != 4:
-                raise ParseError(
-                    mat, f"cell ({i + 1}, {k + 1}) is {cell.shape}; expected N x 4 (y, x, onset s, duration s)"
-                )
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "stimulus": i,
-                        "observer": f"observer{k + 1:02d}",
-                        "x_px": cell[:, 1] - 0.5,
-                        "y_px": cell[:, 0] - 0.5,
-                        "onset_ms": cell[:, 2] * 1000.0,
-                        "duration_ms": cell[:, 3] * 1000.0,
-                        "order": np.arange(len(cell)),
-                    }
-                )
+        parts += _image_fixations(cells, i, mat)
+    return write_imported(
+        out,
+        stimuli,
+        parts,
+        layout="nus-scene",
+        sources=[mat],
+        params=_provenance(src, sigma_px, sigma_fraction),
+        notes=[NOTE],
+        title="NUS scene saliency (500 SUN2012 images)",
+        progress=progress,
+    )
+
+
+def _fixation_cells(mat: Path) -> np.ndarray:
+    """The ``fixations`` cell array of ``fixations.mat``: images x observers."""
+    cells = read_mat(mat, "no readable MATLAB variable 'fixations'", "fixations")
+    if cells.ndim != 2 or cells.dtype != object:
+        raise ParseError(mat, f"'fixations' is {cells.dtype} {cells.shape}; expected a cell array images x observers")
+    return cells
+
+
+def _image_fixations(cells: np.ndarray, i: int, mat: Path) -> list[pd.DataFrame]:
+    """Each observer's fixations on image ``i`` (row ``i`` of the cell array) in image px and ms."""
+    parts = []
+    for k in range(cells.shape[1]):
+        cell = np.asarray(cells[i, k], dtype=float)
+        if cell.size == 0:
+            continue
+        if cell.ndim != 2 or cell.shape[1] != 4:
+            raise ParseError(
+                mat, f"cell ({i + 1}, {k + 1}) is {cell.shape}; expected N x 4 (y, x, onset s, duration s)"
             )
+        y_px, x_px = cell[:, 0] - 0.5, cell[:, 1] - 0.5  # MATLAB (row, column) pixel centres
+        parts.append(fixation_part(i, f"observer{k + 1:02d}", x_px, y_px, cell[:, 2] * 1000.0, cell[:, 3] * 1000.0))
+    return parts
+
+
+def _provenance(src: Path, sigma_px: float | None, sigma_fraction: float) -> dict[str, Any]:
+    """The import's parameters, the dataset's licence (its LICENSE.txt, else MIT), citation and source."""
     licence = (
         (src / "LICENSE.txt").read_text(encoding="utf-8", errors="replace")
         if (src / "LICENSE.txt").is_file()
         else "MIT"
     )
-    params = {
+    return {
         "sigma_px": sigma_px,
         "sigma_fraction": None if sigma_px else sigma_fraction,
         "coordinates": "MATLAB (row, column) pixel centres, minus 0.5 -> image px",
@@ -128,19 +144,3 @@ def import_nus_scene(
         "citation": CITATION,
         "source_url": "https://github.com/Yanakz/Scene",
     }
-    notes = [
-        "Imported from the NUS scene saliency dataset (fixations.mat, stimuli/); screen geometry unknown: "
-        "sessions hold one row per observer with unknown screen (0 / NaN), trials place each image at the origin "
-        "with scale 1 (image px = display px).",
-    ]
-    return write_imported(
-        out,
-        stimuli,
-        parts,
-        layout="nus-scene",
-        sources=[mat],
-        params=params,
-        notes=notes,
-        title="NUS scene saliency (500 SUN2012 images)",
-        progress=progress,
-    )

@@ -22,10 +22,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from gazelab.datasets.importers import register_importer
-from gazelab.datasets.importers._common import stimulus_row, write_imported
+from gazelab.datasets.importers._common import fixation_part, read_mat, stimulus_row, write_imported
 from gazelab.datasets.release import BuildReport
 from gazelab.errors import ParameterError, ParseError
 
@@ -69,37 +68,21 @@ def _from_json(root: Path, split: str, sigma_px: float | None, sigma_fraction: f
         pts = np.asarray(ann["fixations"], dtype=float).reshape(-1, 2)
         if ann["image_id"] not in index:
             raise ParseError(path, f"annotation {ann.get('id')} names image_id {ann['image_id']}, not in 'images'")
+        # [row, col] pixel indices, 1-based
         parts.append(
-            pd.DataFrame(
-                {
-                    "stimulus": index[ann["image_id"]],
-                    "observer": f"worker{ann['worker_id']}",
-                    "x_px": pts[:, 1] - 0.5,
-                    "y_px": pts[:, 0] - 0.5,
-                    "onset_ms": np.nan,
-                    "duration_ms": np.nan,
-                    "order": np.arange(len(pts)),
-                }
-            )
+            fixation_part(index[ann["image_id"]], f"worker{ann['worker_id']}", pts[:, 1] - 0.5, pts[:, 0] - 0.5)
         )
     return stimuli, parts, [path]
 
 
 def _from_mat(root: Path, split: str, sigma_px: float | None, sigma_fraction: float):
-    from scipy.io import loadmat
-    from scipy.io.matlab import MatReadError  # a text file named .mat
-
     folder = root / "fixations" / split
     files = sorted(folder.glob("*.mat"))
     if not files:
         raise ParseError(folder, "no .mat fixation files (expected the SALICON 2017 layout fixations/<split>/*.mat)")
     stimuli, parts = [], []
     for i, mat in enumerate(files):
-        try:
-            m = loadmat(mat, squeeze_me=False)
-            gaze = m["gaze"]
-        except (KeyError, ValueError, OSError, MatReadError) as exc:
-            raise ParseError(mat, f"expected a variable 'gaze' (struct array of observers) ({exc})") from None
+        gaze = read_mat(mat, "expected a variable 'gaze' (struct array of observers)", "gaze", squeeze_me=False)
         stimuli.append(
             stimulus_row(
                 _find_image(root, f"{mat.stem}.jpg", split),
@@ -110,19 +93,7 @@ def _from_mat(root: Path, split: str, sigma_px: float | None, sigma_fraction: fl
         )
         for k, obs in enumerate(gaze.ravel()):
             pts = np.asarray(obs["fixations"], dtype=float).reshape(-1, 2)
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "stimulus": i,
-                        "observer": f"{mat.stem}-{k + 1}",
-                        "x_px": pts[:, 0] - 0.5,
-                        "y_px": pts[:, 1] - 0.5,
-                        "onset_ms": np.nan,
-                        "duration_ms": np.nan,
-                        "order": np.arange(len(pts)),
-                    }
-                )
-            )
+            parts.append(fixation_part(i, f"{mat.stem}-{k + 1}", pts[:, 0] - 0.5, pts[:, 1] - 0.5))  # [x, y], 1-based
     return stimuli, parts, files
 
 
