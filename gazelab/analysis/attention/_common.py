@@ -171,24 +171,11 @@ def select_targets(target: Target, logits: torch.Tensor) -> torch.Tensor:
 def target_gradient(
     logits: torch.Tensor, target: torch.Tensor, wrt: torch.Tensor, *, create_graph: bool = False
 ) -> torch.Tensor:
-    """The gradient of the target classes' logits with respect to ``wrt``, one backward pass for the batch.
+    """``d sum_b logits[b, target[b]] / d wrt``, shaped like ``wrt``, in one backward pass.
 
-    Parameters
-    ----------
-    logits : tensor, shape (B, classes)
-        The network's output, computed from ``wrt`` with gradients enabled.
-    target : tensor of int, shape (B,)
-        Class index per image.
-    wrt : tensor
-        What to differentiate by (a layer's activation, the input images).
-    create_graph : bool, optional
-        Keep the graph of the gradient, for a loss on it (default False).
-
-    Returns
-    -------
-    tensor, shaped like ``wrt``
-        ``d sum_b logits[b, target[b]] / d wrt`` (images are independent in a batch, so each
-        image's slice is the gradient of its own target logit).
+    Images are independent in a batch, so each image's slice is the gradient of its own target
+    logit (class indices ``target`` ``(B,)``); ``create_graph`` keeps the gradient's graph, for a
+    loss on it. ``logits`` must have been computed from ``wrt`` with gradients enabled.
     """
     score = logits.gather(1, target.long().view(-1, 1)).sum()
     (grad,) = torch.autograd.grad(score, wrt, create_graph=create_graph)
