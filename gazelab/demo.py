@@ -26,10 +26,12 @@ text, with figures in ``DIR/report/figures`` and ``DIR/report/card/figures``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,15 +68,14 @@ output: sessions/
 """
 
 
-def _stage(echo: Callable[[str], None], times: dict[str, float], name: str) -> Callable[[], None]:
+@contextlib.contextmanager
+def _stage(echo: Callable[[str], None], times: dict[str, float], name: str) -> Iterator[None]:
+    """Announce a stage, and on leaving it without error record and report its time (s)."""
     t0 = time.perf_counter()
     echo(f"[{name}] ...")
-
-    def done() -> None:
-        times[name] = time.perf_counter() - t0
-        echo(f"[{name}] done in {times[name]:.1f} s")
-
-    return done
+    yield
+    times[name] = time.perf_counter() - t0
+    echo(f"[{name}] done in {times[name]:.1f} s")
 
 
 def _sessions(root: Path, n_participants: int, stimulus_ms: int, seed: int, figures: Path, echo) -> list[Path]:
@@ -229,29 +230,58 @@ def run_demo(
     GazelabError
         If ``out`` already holds a demo.
     """
-    from gazelab.analysis.card import write_card
-    from gazelab.analysis.compare import compare
-    from gazelab.datasets import build_dataset, describe, validate
-    from gazelab.models import AlignConfig, align
-
     out = Path(out)
     if (out / "report").exists() or (out / "sessions").exists():
         raise GazelabError(f"{out} already holds a demo; choose another --out (nothing was changed)")
     report = out / "report"
     figures = report / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    times: dict[str, float] = {}
+    run = _DemoRun()
     t_start = time.perf_counter()
+    with _stage(echo, run.times, f"1/5 acquisition: {participants} simulated sessions, 12 images each"):
+        run.sessions = _sessions(out, participants, stimulus_ms, seed, figures, echo)
+    run.meta = [json.loads((s / "session.json").read_text()) for s in run.sessions]
+    with _stage(echo, run.times, "2/5 fixations, saliency maps, HDF5 dataset"):
+        dataset = _build_release(run, out, figures)
+    with _stage(echo, run.times, "3/5 PyTorch dataset and loader"):
+        run.loader = _loader_pass(dataset)
+    with _stage(echo, run.times, "4/5 model vs real human attention (NUS scene slice, EfficientNet-Lite0 Grad-CAM)"):
+        run.comp, run.card = _compare_real(out, report)
+    with _stage(echo, run.times, f"5/5 alignment training ({align_epochs} epochs, with and without alignment)"):
+        run.histories = _align_runs(dataset, out, align_epochs, seed)
+        _alignment_figure(run.histories, figures / "alignment.png")
+    run.total = time.perf_counter() - t_start
+    summary = _write_summary(report, run)
+    page = _write_html(report, summary, run.card, run.comp)
+    echo(f"demo finished in {run.total:.0f} s; report: {page.resolve()} (text: {summary.name})")
+    return summary
 
-    done = _stage(echo, times, f"1/5 acquisition: {participants} simulated sessions, 12 images each")
-    sessions = _sessions(out, participants, stimulus_ms, seed, figures, echo)
-    done()
-    meta = [json.loads((s / "session.json").read_text()) for s in sessions]
 
-    done = _stage(echo, times, "2/5 fixations, saliency maps, HDF5 dataset")
+@dataclass
+class _DemoRun:
+    """What the stages found, for the report."""
+
+    times: dict[str, float] = field(default_factory=dict)
+    sessions: list[Path] = field(default_factory=list)
+    meta: list[dict[str, Any]] = field(default_factory=list)
+    build: Any = None
+    problems: list[Any] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+    loader: dict[str, Any] = field(default_factory=dict)
+    comp: Any = None
+    card: Any = None
+    histories: dict[str, pd.DataFrame] = field(default_factory=dict)
+    total: float = 0.0
+
+
+def _build_release(run: _DemoRun, out: Path, figures: Path) -> Path:
+    """The sessions' fixations and saliency maps as ``out/demo.h5``, validated and described, with
+    the scanpaths figure; returns the dataset's path."""
+    from gazelab.datasets import build_dataset, describe, validate
+
     dataset = out / "demo.h5"
-    build = build_dataset(
-        sessions,
+    run.build = build_dataset(
+        run.sessions,
         dataset,
         screen_cm=(DEMO_GEOMETRY.width_cm, DEMO_GEOMETRY.height_cm),
         distance_cm=DEMO_GEOMETRY.distance_cm,
@@ -261,22 +291,29 @@ def run_demo(
         title="gazelab demo (simulated observers)",
         progress=False,
     )
-    problems = validate(dataset)
-    info = describe(dataset)
+    run.problems = validate(dataset)
+    run.info = describe(dataset)
     _scanpaths(dataset, figures / "scanpaths.png")
-    done()
+    return dataset
 
-    done = _stage(echo, times, "3/5 PyTorch dataset and loader")
-    loader = _loader_pass(dataset)
-    done()
 
-    done = _stage(echo, times, "4/5 model vs real human attention (NUS scene slice, EfficientNet-Lite0 Grad-CAM)")
+def _compare_real(out: Path, report: Path) -> tuple[Any, Any]:
+    """EfficientNet-Lite0's Grad-CAM against the real observers of the shipped NUS scene slice, and
+    that release's card: ``(comparison report, card)``."""
+    from gazelab.analysis.card import write_card
+    from gazelab.analysis.compare import compare
+
     real = _real_slice(out)
     comp = compare(real, model="efficientnet_lite0", method="gradcam", out=report / "compare", progress=False)
     card = write_card(real, report / "card", progress=False)
-    done()
+    return comp, card
 
-    done = _stage(echo, times, f"5/5 alignment training ({align_epochs} epochs, with and without alignment)")
+
+def _align_runs(dataset: Path, out: Path, epochs: int, seed: int) -> dict[str, pd.DataFrame]:
+    """The pretrained model's CAM aligned with the pyramid loss while distilling its own predictions,
+    with and without the alignment loss: each run's history by name."""
+    from gazelab.models import AlignConfig, align
+
     histories = {}
     for name, lam in (("without alignment", 0.0), ("with alignment", 1.0)):
         cfg = AlignConfig(
@@ -285,7 +322,7 @@ def run_demo(
             loss="pyramid",
             lam=lam,
             lambda_schedule="constant",
-            epochs=align_epochs,
+            epochs=epochs,
             batch_size=8,
             lr=1e-4,
             input_size=224,
@@ -296,16 +333,7 @@ def run_demo(
         )
         res = align(dataset, out / "align" / name.replace(" ", "-"), cfg, progress=False)
         histories[name] = res.history
-    _alignment_figure(histories, figures / "alignment.png")
-    done()
-
-    total = time.perf_counter() - t_start
-    summary = _write_summary(
-        report, sessions, meta, build, problems, info, loader, comp, histories, times, total, participants
-    )
-    page = _write_html(report, summary, card, comp)
-    echo(f"demo finished in {total:.0f} s; report: {page.resolve()} (text: {summary.name})")
-    return summary
+    return histories
 
 
 def _real_slice(out: Path) -> Path:
@@ -447,20 +475,10 @@ def _fmt_row(values: dict[str, Any], keys: list[str]) -> str:
     return " | ".join(cell(k) for k in keys)
 
 
-def _write_summary(
-    report: Path,
-    sessions: list[Path],
-    meta: list[dict[str, Any]],
-    build: Any,
-    problems: list[str],
-    info: dict[str, Any],
-    loader: dict[str, Any],
-    comp: Any,
-    histories: dict[str, pd.DataFrame],
-    times: dict[str, float],
-    total: float,
-    participants: int,
-) -> Path:
+def _write_summary(report: Path, run: _DemoRun) -> Path:
+    """``report/summary.md``: every stage's results as text."""
+    sessions, meta, build, problems, info = run.sessions, run.meta, run.build, run.problems, run.info
+    loader, comp, histories, times, total = run.loader, run.comp, run.histories, run.times, run.total
     lines = ["# gazelab demo report", "", f"Whole pipeline in {total:.0f} s (stage times below).", ""]
     lines += ["## 1. Sessions (simulated observers, headless runner)", ""]
     lines += ["| session | status | samples | validation |", "|---|---|---|---|"]

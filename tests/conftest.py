@@ -83,6 +83,48 @@ def make_asc(tmp_path: Path) -> Callable[..., Path]:
     return _make
 
 
+# -- simulated recording sessions: their screen and session.json metadata --------------------------
+
+#: The screen of the simulated sessions (1280 x 1024 px, 37.5 x 30 cm, at 60 cm), as session.json writes it.
+SESSION_SCREEN = {"width_px": 1280, "height_px": 1024, "width_cm": 37.5, "height_cm": 30.0, "distance_cm": 60.0}
+
+
+def session_geometry():  # type: ignore[no-untyped-def]
+    """The :class:`~gazelab.geometry.Geometry` of :data:`SESSION_SCREEN`."""
+    from gazelab.geometry import Geometry
+
+    s = SESSION_SCREEN
+    return Geometry(s["width_px"], s["height_px"], s["width_cm"], s["height_cm"], s["distance_cm"])
+
+
+def session_meta(participant: str, session: str, *, sampling_rate_hz: float, tracker: str = "simulated") -> dict:
+    """The metadata a :class:`~gazelab.acquisition.session.SessionWriter` takes, on :data:`SESSION_SCREEN`."""
+    return {
+        "participant": participant,
+        "session": session,
+        "tracker": tracker,
+        "sampling_rate_hz": sampling_rate_hz,
+        "screen": dict(SESSION_SCREEN),
+    }
+
+
+# -- a page rendered in headless Chromium (the dataset card, the demo report) -------------------------
+
+
+@pytest.fixture(scope="session")
+def render_page():  # type: ignore[no-untyped-def]
+    """``render_page(html, screenshot)`` of tests/_chromium.py, or None when Chromium is not installed.
+
+    Loaded by path: a ``tests`` package elsewhere on sys.path may shadow this folder.
+    """
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_gazelab_chromium", Path(__file__).with_name("_chromium.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.render_page if mod.chromium() is not None else None
+
+
 # -- a tiny gaze dataset for the analysis tests: six generated scenes in the NUS scene layout ---------
 # Each image has a bright square; the simulated observers look mostly at it (and a little at the
 # centre), so a human map has structure to compare attention maps with.

@@ -1,7 +1,6 @@
 """The main job end to end: `gazelab demo` on the embedded default (short settings, as CI runs it)."""
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,21 +11,7 @@ from gazelab.demo import run_demo
 from gazelab.errors import GazelabError
 
 
-def _load_chromium():  # by path: a ``tests`` package elsewhere on sys.path may shadow this folder
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "_gazelab_chromium", Path(__file__).resolve().parents[1] / "tests" / "_chromium.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.chromium, mod.render_page
-
-
-chromium, render_page = _load_chromium()
-
-
-def test_demo_runs_every_stage_and_writes_a_report(tmp_path):
+def test_demo_runs_every_stage_and_writes_a_report(tmp_path, render_page):
     pytest.importorskip("efficientnet_lite_pytorch")
     lines = []
     summary = run_demo(tmp_path / "demo", participants=2, stimulus_ms=600, align_epochs=1, echo=lines.append)
@@ -52,7 +37,7 @@ def test_demo_runs_every_stage_and_writes_a_report(tmp_path):
     assert any("report:" in line for line in lines)
     page = out / "report" / "index.html"
     assert "Model vs real human attention" in page.read_text() and "12 observers" in page.read_text()
-    if chromium() is not None:  # the same browser check as the dataset card
+    if render_page is not None:  # the same browser check as the dataset card
         result = render_page(page, tmp_path / "artefacts" / "demo-report.png")
         assert result["errors"] == [] and result["broken_images"] == [] and result["n_images"] >= 5
     with pytest.raises(GazelabError, match="already holds a demo"):

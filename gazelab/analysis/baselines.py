@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -210,6 +210,15 @@ def _others_points(rel: _Release, k: int, n_other: int, rng: np.random.Generator
     return pts[(pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)]
 
 
+def _points_inside(rel: _Release, k: int, shape: tuple[int, int], scale: float) -> np.ndarray:
+    """(x, y) of all fixations on stimulus k, scaled to the scoring grid, those inside ``shape`` (h, w)."""
+    h, w = shape
+    a, b = int(rel.offsets[k]), int(rel.offsets[k + 1])
+    x, y = rel.x[a:b] * scale, rel.y[a:b] * scale
+    inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    return np.c_[x[inside], y[inside]]
+
+
 def _working_shape(h: int, w: int, max_side: int | None) -> tuple[tuple[int, int], float]:
     """Scoring shape and scale: the image shrunk so its longer side is at most ``max_side`` px."""
     scale = 1.0 if max_side is None else min(1.0, float(max_side) / max(h, w))
@@ -354,6 +363,42 @@ def _progress(iterable: Any, total: int, progress: bool | None, desc: str) -> An
     return tqdm(iterable, total=total, desc=desc, unit="stimulus")
 
 
+@dataclass
+class _Scan:
+    """A pass over a release's stimulus rows at a working resolution, with each one's shuffled-AUC
+    negatives (``n_other`` other stimuli, drawn from one generator in row order)."""
+
+    rel: _Release
+    prior: CentreBias
+    rows: np.ndarray
+    rng: np.random.Generator
+    n_other: int
+    max_side: int | None
+
+    @classmethod
+    def open(
+        cls,
+        h5_path: str | Path,
+        stimuli: Sequence[int] | None,
+        centre_bias: CentreBias | None,
+        n_other: int,
+        seed: int,
+        max_side: int | None,
+    ) -> _Scan:
+        """The release read, the rows checked, the centre bias (default: fitted to the dataset)."""
+        rel = _read(h5_path)
+        rows = _rows(rel, stimuli)
+        prior = centre_bias if centre_bias is not None else dataset_centre_bias(h5_path)
+        return cls(rel, prior, rows, np.random.default_rng(seed), int(n_other), max_side)
+
+    def stimuli(self, progress: bool | None, desc: str) -> Iterator[tuple[int, tuple[int, int], float, np.ndarray]]:
+        """Per row: ``(k, (h, w) scoring shape, scale, (N, 2) negatives)``."""
+        for k in _progress(self.rows, len(self.rows), progress, desc):
+            k = int(k)
+            shape, scale = _working_shape(int(self.rel.height[k]), int(self.rel.width[k]), self.max_side)
+            yield k, shape, scale, _others_points(self.rel, k, self.n_other, self.rng, shape)
+
+
 def inter_observer(
     h5_path: str | Path,
     *,
@@ -426,20 +471,14 @@ def inter_observer(
     names = _check_metrics(metrics)
     if int(n_other) < 1:
         raise ParameterError("n_other", n_other, "a number of other stimuli >= 1")
-    rel = _read(h5_path)
-    rows = _rows(rel, stimuli)
-    params = centre_bias if centre_bias is not None else dataset_centre_bias(h5_path)
-    rng = np.random.default_rng(seed)
+    scan = _Scan.open(h5_path, stimuli, centre_bias, n_other, seed, max_side)
     records: list[dict[str, Any]] = []
-    for k in _progress(rows, len(rows), progress, "inter-observer"):
-        k = int(k)
-        shape, scale = _working_shape(int(rel.height[k]), int(rel.width[k]), max_side)
-        others = _others_points(rel, k, int(n_other), rng, shape)
-        held = _held_out(rel, k, shape, scale)
+    for k, shape, scale, others in scan.stimuli(progress, "inter-observer"):
+        held = _held_out(scan.rel, k, shape, scale)
         if held is None or not len(others):
             continue
-        scores = _score_held_out(names, held, others, centre_bias_map(shape, params), ig_centre_weight)
-        records.extend(_held_out_records(rel, k, held, scores))
+        scores = _score_held_out(names, held, others, centre_bias_map(shape, scan.prior), ig_centre_weight)
+        records.extend(_held_out_records(scan.rel, k, held, scores))
     scores_df = pd.DataFrame.from_records(
         records, columns=["stimulus", "stimulus_id", "observer", "n_fixations", "n_rest", "source", *names]
     )
@@ -500,26 +539,16 @@ def centre_bias_scores(
         metric.
     """
     names = _check_metrics(metrics)
-    rel = _read(h5_path)
-    rows = _rows(rel, stimuli)
-    params = centre_bias if centre_bias is not None else dataset_centre_bias(h5_path)
-    rng = np.random.default_rng(seed)
+    scan = _Scan.open(h5_path, stimuli, centre_bias, n_other, seed, max_side)
     records = []
-    for k in _progress(rows, len(rows), progress, "centre bias"):
-        k = int(k)
-        (h, w), scale = _working_shape(int(rel.height[k]), int(rel.width[k]), max_side)
-        sigma = float(rel.sigma[k]) * scale
-        a, b = int(rel.offsets[k]), int(rel.offsets[k + 1])
-        x, y = rel.x[a:b] * scale, rel.y[a:b] * scale
-        inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-        pts = np.c_[x[inside], y[inside]]
-        others = _others_points(rel, k, int(n_other), rng, (h, w))
+    for k, shape, scale, others in scan.stimuli(progress, "centre bias"):
+        pts = _points_inside(scan.rel, k, shape, scale)
         if not len(pts) or not len(others):
             continue
-        ref = saliency_map(pts[:, 0], pts[:, 1], (h, w), sigma)
-        base = centre_bias_map((h, w), params)
+        ref = saliency_map(pts[:, 0], pts[:, 1], shape, float(scan.rel.sigma[k]) * scale)
+        base = centre_bias_map(shape, scan.prior)
         vals = _score(names, base[None], [pts], ref[None], [others], base)
-        rec: dict[str, Any] = {"stimulus": k, "stimulus_id": str(rel.ids[k]), "n_fixations": len(pts)}
+        rec: dict[str, Any] = {"stimulus": k, "stimulus_id": str(scan.rel.ids[k]), "n_fixations": len(pts)}
         rec.update({m: float(vals[m][0]) for m in names})
         records.append(rec)
     return pd.DataFrame.from_records(records, columns=["stimulus", "stimulus_id", "n_fixations", *names])

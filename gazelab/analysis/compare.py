@@ -53,6 +53,7 @@ from gazelab.analysis.baselines import (
     _held_out,
     _HeldOut,
     _others_points,
+    _points_inside,
     _read,
     _Release,
     _score,
@@ -211,9 +212,7 @@ def _human(k: int, rel: _Release, prior: CentreBias, params: dict[str, Any]) -> 
     others = _others_points(rel, k, SHUFFLE_OTHERS, rng, shape)
     base = centre_bias_map(shape, prior)
     if params["footing"] == "all":
-        a, b = rel.offsets[k], rel.offsets[k + 1]
-        x, y = rel.x[a:b] * scale, rel.y[a:b] * scale
-        pts = np.c_[x, y][(x >= 0) & (x < shape[1]) & (y >= 0) & (y < shape[0])]
+        pts = _points_inside(rel, k, shape, scale)
         return _Human([pts], _human_map(rel, k, size)[None], others, base) if len(pts) else None
     held = _held_out(rel, k, shape, scale)
     return None if held is None else _Human(held.points, held.own, others, base, held)
@@ -344,22 +343,9 @@ def compare(
     path = Path(dataset_path)
     metric_names = _check_options(path, method, batch_size, bootstrap, metrics, footing, score_size)
     zm, layer, size = _prepare_model(model, weights, method, layer, input_size, device)
-    ceiling = bool(ceiling) and footing == "observers"
-    params = {
-        **_dataset_identity(path),
-        "split": split,
-        "model": zm.name,
-        "weights": zm.weights,
-        "method": method,
-        "layer": layer,
-        "input_size": list(size),
-        "metrics": list(metric_names),
-        "ceiling": ceiling,
-        "footing": footing,
-        "score_size": score_size,
-        "seed": int(seed),
-        "shuffled_auc_others": SHUFFLE_OTHERS,
-    }
+    scoring = {"metrics": list(metric_names), "ceiling": bool(ceiling) and footing == "observers",
+               "footing": footing, "score_size": score_size, "seed": int(seed)}  # fmt: skip
+    params = _run_params(path, split, zm, method, layer, size, scoring)
     out = Path(out)
     dataset = GazeDataset(path, split, targets=("fixations", "stimulus"))
     rows = _start_run(out, params, resume)
@@ -376,6 +362,30 @@ def compare(
     report.figures = _figures(report, dataset, zm, method, layer, size, run.rel, score_size)
     report.elapsed_s = time.perf_counter() - t0
     return report
+
+
+def _run_params(
+    path: Path,
+    split: str | None,
+    zm: ZooModel,
+    method: str,
+    layer: str | None,
+    size: tuple[int, int],
+    scoring: dict[str, Any],
+) -> dict[str, Any]:
+    """The run's identity (``run.json``): dataset, model, method, layer, input size and how it is
+    scored (``scoring``: metrics, ceiling, footing, score_size, seed)."""
+    return {
+        **_dataset_identity(path),
+        "split": split,
+        "model": zm.name,
+        "weights": zm.weights,
+        "method": method,
+        "layer": layer,
+        "input_size": list(size),
+        **scoring,
+        "shuffled_auc_others": SHUFFLE_OTHERS,
+    }
 
 
 def _check_options(

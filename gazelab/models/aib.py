@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gazelab.models.heads import score_branch
+
 __all__ = ["AIBHead"]
 
 
@@ -43,10 +45,8 @@ class AIBHead(nn.Module):
 
     Parameters
     ----------
-    channels : int
-        Feature channels C.
-    n_classes : int
-        Output classes.
+    channels, n_classes : int
+        Feature channels C and output classes.
     n_anchors : int, optional
         Q, learnable attention values (default 20; 0 turns quantisation off).
     z_dim : int, optional
@@ -79,9 +79,7 @@ class AIBHead(nn.Module):
         hidden: int = 64,
     ) -> None:
         super().__init__()
-        self.mean_branch = nn.Sequential(
-            nn.Conv2d(channels, hidden, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(hidden, 1, 1)
-        )
+        self.mean_branch = score_branch(channels, hidden)
         self.std_branch = nn.Conv2d(1, 1, 3, padding=1)
         self.anchors = nn.Parameter(torch.linspace(0.0, 1.0, n_anchors)) if n_anchors > 0 else None
         self.encoder = nn.Linear(channels, 2 * z_dim)

@@ -31,10 +31,8 @@ class BRNPAHead(nn.Module):
 
     Parameters
     ----------
-    channels : int
-        Feature channels C.
-    n_classes : int
-        Output classes.
+    channels, n_classes : int
+        Feature channels C and output classes.
     n_parts : int, optional
         K, parts (maps) extracted per image (default 3, as the authors' ablation heads assume).
 

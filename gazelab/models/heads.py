@@ -22,6 +22,12 @@ from torch import nn
 __all__ = ["CAMHead", "SpatialAttentionHead"]
 
 
+def score_branch(channels: int, hidden: int) -> nn.Sequential:
+    """A small conv branch scoring each cell of a ``(B, C, h, w)`` feature map: 3x3 to ``hidden``
+    channels, ReLU, 1x1 to one channel (raw scores ``(B, 1, h, w)``; the heads squash them)."""
+    return nn.Sequential(nn.Conv2d(channels, hidden, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(hidden, 1, 1))
+
+
 class CAMHead(nn.Module):
     """Global average pooling and a linear classifier; the attention is the class activation map.
 
@@ -32,10 +38,8 @@ class CAMHead(nn.Module):
 
     Parameters
     ----------
-    channels : int
-        Feature channels C.
-    n_classes : int
-        Output classes.
+    channels, n_classes : int
+        Feature channels C and output classes.
     classifier : nn.Linear, optional
         A pretrained classifier to start from (e.g. EfficientNet-Lite0's ImageNet layer).
     """
@@ -62,19 +66,15 @@ class SpatialAttentionHead(nn.Module):
 
     Parameters
     ----------
-    channels : int
-        Feature channels C.
-    n_classes : int
-        Output classes.
+    channels, n_classes : int
+        Feature channels C and output classes.
     hidden : int, optional
         Channels of the 3x3 layer (default 64).
     """
 
     def __init__(self, channels: int, n_classes: int, *, hidden: int = 64) -> None:
         super().__init__()
-        self.score = nn.Sequential(
-            nn.Conv2d(channels, hidden, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(hidden, 1, 1)
-        )
+        self.score = score_branch(channels, hidden)
         self.fc = nn.Linear(channels, n_classes)
 
     def forward(self, features: torch.Tensor, target: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

@@ -14,17 +14,11 @@ import pytest
 from gazelab.acquisition.session import SessionWriter, recover, session_dir
 from gazelab.acquisition.trackers import SimulatedTracker
 from gazelab.errors import GazelabError, ParameterError, ParseError
-from gazelab.geometry import Geometry
 from gazelab.preprocessing import detect_fixations, read
+from tests.conftest import session_geometry, session_meta
 
-G = Geometry(1280, 1024, 37.5, 30.0, 60.0)
-META = {
-    "participant": "P01",
-    "session": "1",
-    "tracker": "simulated",
-    "sampling_rate_hz": 1000.0,
-    "screen": {"width_px": 1280, "height_px": 1024, "width_cm": 37.5, "height_cm": 30.0, "distance_cm": 60.0},
-}
+G = session_geometry()
+META = session_meta("P01", "1", sampling_rate_hz=1000.0)
 
 
 def record(tracker, writer, seconds, poll_s=0.01):

@@ -18,20 +18,6 @@ from gazelab.cli import cli
 from gazelab.errors import ParameterError
 
 
-def _load_chromium():  # by path: a ``tests`` package elsewhere on sys.path may shadow this folder
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "_gazelab_chromium", Path(__file__).resolve().parents[2] / "tests" / "_chromium.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.chromium, mod.render_page
-
-
-chromium, render_page = _load_chromium()
-
-
 @pytest.fixture(scope="module")
 def asc_release(tmp_path_factory: pytest.TempPathFactory, eyelink_dir: Path) -> Path:
     """A release built from two real binocular EyeLink files (stand-in stimuli): it has /quality."""
@@ -74,14 +60,14 @@ def test_card_of_an_imported_release(scene_h5, tmp_path):
         write_card(scene_h5, tmp_path / "card", meta=meta)
 
 
-def test_card_shows_per_observer_quality_and_renders_in_chromium(asc_release, tmp_path):
+def test_card_shows_per_observer_quality_and_renders_in_chromium(asc_release, tmp_path, render_page):
     out = tmp_path / "card"
     r = CliRunner().invoke(cli, ["card", str(asc_release), "--out", str(out), "--grid", "2"])
     assert r.exit_code == 0, r.output
     page = _check_page(out)
     assert "1 stimuli" in page and "2 observers" in page  # one stand-in screen image, two real recordings
     assert "bino500" in page and "bino250" in page and "data loss (mean)" in page  # per-observer quality
-    if chromium() is None:
+    if render_page is None:
         pytest.skip("chromium is not installed (apt-get install chromium): browser check skipped")
     shot = tmp_path / "artefacts" / "card.png"
     result = render_page(out / "index.html", shot)

@@ -21,7 +21,7 @@ from gazelab.datasets import build_dataset
 from gazelab.datasets.exporters import export_bids, export_bids_dataset
 from gazelab.errors import ParameterError
 from gazelab.geometry import Geometry
-from tests.conftest import read_quietly
+from tests.conftest import read_quietly, session_geometry, session_meta
 from tests.datasets.conftest import make_session, make_stimuli
 
 G = Geometry(1024, 768, 40.0, 30.0, 60.0)
@@ -163,14 +163,8 @@ def test_labels_and_cli(eyelink_dir, tmp_path):
 
 def make_session_folder(root: Path) -> Path:
     """A gazelab session folder: simulated gaze written through the real SessionWriter, with a validation line."""
-    g = Geometry(1280, 1024, 37.5, 30.0, 60.0)
-    meta = {
-        "participant": "P07",
-        "session": "2",
-        "tracker": "simulated",
-        "sampling_rate_hz": 500.0,
-        "screen": {"width_px": 1280, "height_px": 1024, "width_cm": 37.5, "height_cm": 30.0, "distance_cm": 60.0},
-    }
+    g = session_geometry()
+    meta = session_meta("P07", "2", sampling_rate_hz=500.0)
     folder = session_dir(root, "P07", 2)
     sim = simulate_gaze(g, targets_px=np.array([[400.0, 300.0], [900.0, 700.0]]), sampling_rate_hz=500.0, seed=3)
     t = sim.time_ms + 1000.0

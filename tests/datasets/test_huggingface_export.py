@@ -7,25 +7,17 @@ throwaway folder (``.venv-hf`` in the repository, or ``GAZELAB_HF_DATASETS_PATH`
 """
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from gazelab.cli import cli
 from gazelab.datasets import build_dataset, schema
 from gazelab.datasets.exporters import export_huggingface
-from gazelab.errors import ParameterError
-from tests.datasets.conftest import make_session, make_stimuli
+from tests.datasets.conftest import Peer, check_refuses_overwrite_and_cli, make_session, make_stimuli
 
-REPO = Path(__file__).resolve().parents[2]
-HF = Path(os.environ.get("GAZELAB_HF_DATASETS_PATH", REPO / ".venv-hf"))
+HF = Peer("datasets", "Hugging Face datasets", "GAZELAB_HF_DATASETS_PATH", ".venv-hf")
 
 SCRIPT = r"""
 import json, sys
@@ -65,28 +57,14 @@ def test_layout_metadata_and_card(dataset, tmp_path):
     np.testing.assert_array_equal(png, np.round(first_map.astype(np.float64) / first_map.max() * 255))
     card = (out / "README.md").read_text()
     assert card.startswith("---\n") and "configs:" in card and "path: train/**" in card and "toy gaze" in card
-    with pytest.raises(ParameterError, match="overwrite"):
-        export_huggingface(dataset, tmp_path / "hf")
-    r = CliRunner().invoke(cli, ["export", "huggingface", str(dataset), "--out", str(tmp_path / "cli")])
-    assert r.exit_code == 0 and (tmp_path / "cli" / "README.md").exists(), r.output
+    check_refuses_overwrite_and_cli(export_huggingface, "huggingface", dataset, tmp_path / "hf", "README.md")
 
 
 def test_hugging_face_datasets_loads_it(dataset, tmp_path):
-    if not (HF / "datasets" / "__init__.py").is_file():
-        pytest.skip(f"Hugging Face datasets not installed in {HF} (see this module's docstring)")
+    HF.skip_unless_installed()
     out = export_huggingface(dataset, tmp_path / "hf")
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(HF),
-        "HF_DATASETS_OFFLINE": "1",
-        "HF_HUB_OFFLINE": "1",
-        "HF_HOME": str(tmp_path / "hf-home"),
-    }
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(out)], capture_output=True, text=True, env=env, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    env = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home")}
+    res = HF.run(SCRIPT, [out], env=env, timeout=300)
     assert res["splits"] == ["train"] and res["n"] == 3
     # datasets reads every "<name>_file_name" column as one more image column "<name>"
     assert {"image", "map", "fixations", "observers", "id"} <= set(res["columns"])

@@ -8,25 +8,17 @@ pysaliency==0.2.22 setuptools==80.9.0``; it is skipped when that folder has no p
 """
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from gazelab.analysis import metrics as M
-from gazelab.cli import cli
 from gazelab.datasets import build_dataset, schema
 from gazelab.datasets.exporters import export_pysaliency
-from gazelab.errors import ParameterError
-from tests.datasets.conftest import make_session, make_stimuli
+from tests.datasets.conftest import Peer, check_refuses_overwrite_and_cli, make_session, make_stimuli
 
-REPO = Path(__file__).resolve().parents[2]
-PYSALIENCY = Path(os.environ.get("GAZELAB_PYSALIENCY_PATH", REPO / ".venv-pysaliency"))
+PYSALIENCY = Peer("pysaliency", "pysaliency", "GAZELAB_PYSALIENCY_PATH", ".venv-pysaliency")
 
 SCRIPT = r"""
 import hashlib, json, sys, warnings
@@ -85,23 +77,14 @@ def test_files_in_pysaliency_layout(dataset, tmp_path):
         assert np.isfinite(fx["train_xs"][()]).sum() == len(src["fixations/x_px"])
     index = json.loads(files[2].read_text())
     assert index["subjects"] == ["P01", "P02", "P03"]
-    with pytest.raises(ParameterError, match="overwrite"):
-        export_pysaliency(dataset, tmp_path / "out")
-    r = CliRunner().invoke(cli, ["export", "pysaliency", str(dataset), "--out", str(tmp_path / "cli")])
-    assert r.exit_code == 0 and (tmp_path / "cli" / "fixations.hdf5").exists(), r.output
+    check_refuses_overwrite_and_cli(export_pysaliency, "pysaliency", dataset, tmp_path / "out", "fixations.hdf5")
 
 
 def test_pysaliency_loads_the_export_and_scores_like_gazelab(dataset, tmp_path):
-    if not (PYSALIENCY / "pysaliency" / "__init__.py").is_file():
-        pytest.skip(f"pysaliency not installed in {PYSALIENCY} (see this module's docstring)")
+    PYSALIENCY.skip_unless_installed()
     out = tmp_path / "out"
     export_pysaliency(dataset, out)
-    env = {**os.environ, "PYTHONPATH": str(PYSALIENCY)}
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(out), str(dataset)], capture_output=True, text=True, env=env
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res = PYSALIENCY.run(SCRIPT, [out, dataset])
     assert res["type"] == "FixationTrains"
     with h5py.File(dataset, "r") as f:
         table = schema.read_table(f, "fixations")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,15 +31,6 @@ from gazelab.preprocessing import agreement, detect_fixations, read, read_edf
 from tests.conftest import geometry_for
 
 FILES = ["test_raw.edf", "test_2_raw.edf", "test_raw_binocular.edf"]
-
-
-@pytest.fixture(scope="session")
-def edf_dir() -> Path:
-    eyelinkio = pytest.importorskip("eyelinkio", reason="eyelinkio (gazelab's 'edf' extra) is not installed")
-    folder = Path(eyelinkio.__file__).parent / "tests" / "data"
-    if not (folder / "test_raw.edf").is_file():
-        pytest.skip(f"eyelinkio's test recordings are not in {folder}")
-    return folder
 
 
 @pytest.fixture(scope="session")

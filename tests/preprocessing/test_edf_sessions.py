@@ -24,15 +24,6 @@ from tests.acquisition.test_session import META, G, record
 GEOMETRY = ["--screen-cm", "53", "30", "--distance-cm", "60"]
 
 
-@pytest.fixture(scope="module")
-def edf_dir() -> Path:
-    eyelinkio = pytest.importorskip("eyelinkio", reason="eyelinkio (gazelab's 'edf' extra) is not installed")
-    folder = Path(eyelinkio.__file__).parent / "tests" / "data"
-    if not (folder / "test_raw.edf").is_file():
-        pytest.skip(f"eyelinkio's test recordings are not in {folder}")
-    return folder
-
-
 def _session(tmp_path: Path, edf: Path | None) -> Path:
     folder = session_dir(tmp_path, "P01", 1)
     tr = SimulatedTracker(G, sampling_rate_hz=500.0, seed=3)

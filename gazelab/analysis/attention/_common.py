@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+import inspect
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,10 @@ __all__ = [
     "capture",
     "default_layer_name",
     "logits_of",
+    "method_parameters",
     "resolve_layer",
     "select_targets",
+    "target_gradient",
     "upsample",
 ]
 
@@ -163,6 +166,54 @@ def select_targets(target: Target, logits: torch.Tensor) -> torch.Tensor:
     if (t < 0).any() or (t >= c).any():
         raise ParameterError("target", target, f"class indices in [0, {c})")
     return t
+
+
+def target_gradient(
+    logits: torch.Tensor, target: torch.Tensor, wrt: torch.Tensor, *, create_graph: bool = False
+) -> torch.Tensor:
+    """``d sum_b logits[b, target[b]] / d wrt``, shaped like ``wrt``, in one backward pass.
+
+    Images are independent in a batch, so each image's slice is the gradient of its own target
+    logit (class indices ``target`` ``(B,)``); ``create_graph`` keeps the gradient's graph, for a
+    loss on it. ``logits`` must have been computed from ``wrt`` with gradients enabled.
+    """
+    score = logits.gather(1, target.long().view(-1, 1)).sum()
+    (grad,) = torch.autograd.grad(score, wrt, create_graph=create_graph)
+    return grad
+
+
+#: The ``layer`` entry of a method that reads one layer's ``(B, C, h, w)`` feature map.
+LAYER_WITH_A_MAP = (
+    "str or nn.Module, optional\n    A module with a ``(B, C, h, w)`` output that runs once per forward pass."
+)
+
+_METHOD_PARAMETERS = """
+Parameters
+----------
+model : nn.Module
+    Classifier returning logits or a dict with ``'logits'``.
+images : tensor, shape (B, C, H, W)
+    Preprocessed input.
+layer : {layer}
+target : int or sequence of int, optional
+    Class index per image (default: predicted).
+
+Returns
+-------
+AttentionResult
+"""
+
+
+def method_parameters(layer: str = LAYER_WITH_A_MAP) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Complete a class-explaining method's docstring with the numpydoc ``Parameters`` and ``Returns``
+    that the registered methods share (``func(model, images, *, layer, target)``); ``layer``: its
+    entry (type, then the indented description)."""
+
+    def deco(func: Callable[..., Any]) -> Callable[..., Any]:
+        func.__doc__ = inspect.cleandoc(func.__doc__ or "") + "\n" + _METHOD_PARAMETERS.format(layer=layer)
+        return func
+
+    return deco
 
 
 class LayerCapture:

@@ -18,6 +18,7 @@ from gazelab.analysis.attention._common import (
     LogitsOnly,
     Target,
     capture,
+    method_parameters,
     resolve_layer,
     select_targets,
 )
@@ -26,6 +27,7 @@ __all__ = ["gradcam"]
 
 
 @register_attention_method("gradcam", library="captum", summary="Grad-CAM (captum LayerGradCam)")
+@method_parameters()
 def gradcam(
     model: nn.Module, images: torch.Tensor, *, layer: str | nn.Module | None = None, target: Target = None
 ) -> AttentionResult:
@@ -33,21 +35,6 @@ def gradcam(
 
     The score explained is the logit of ``target`` (default the predicted class), chosen inside
     the same forward pass that captum differentiates.
-
-    Parameters
-    ----------
-    model : nn.Module
-        Classifier returning logits or a dict with ``'logits'``.
-    images : tensor, shape (B, C, H, W)
-        Preprocessed input.
-    layer : str or nn.Module, optional
-        A module with a ``(B, C, h, w)`` output that runs once per forward pass.
-    target : int or sequence of int, optional
-        Class index per image (default: predicted).
-
-    Returns
-    -------
-    AttentionResult
     """
     from captum.attr import LayerGradCam
 

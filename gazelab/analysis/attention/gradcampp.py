@@ -21,8 +21,10 @@ from gazelab.analysis.attention._common import (
     Target,
     capture,
     logits_of,
+    method_parameters,
     resolve_layer,
     select_targets,
+    target_gradient,
 )
 
 __all__ = ["gradcampp"]
@@ -38,33 +40,17 @@ def _weights(activations: np.ndarray, grads: np.ndarray) -> np.ndarray:
 
 
 @register_attention_method("gradcampp", library="pytorch_grad_cam", summary="Grad-CAM++ (pytorch_grad_cam weights)")
+@method_parameters()
 def gradcampp(
     model: nn.Module, images: torch.Tensor, *, layer: str | nn.Module | None = None, target: Target = None
 ) -> AttentionResult:
-    """Grad-CAM++ maps ``(B, h, w)`` at the target layer's resolution.
-
-    Parameters
-    ----------
-    model : nn.Module
-        Classifier returning logits or a dict with ``'logits'``.
-    images : tensor, shape (B, C, H, W)
-        Preprocessed input.
-    layer : str or nn.Module, optional
-        A module with a ``(B, C, h, w)`` output that runs once per forward pass.
-    target : int or sequence of int, optional
-        Class index per image (default: predicted).
-
-    Returns
-    -------
-    AttentionResult
-    """
+    """Grad-CAM++ maps ``(B, h, w)`` at the target layer's resolution."""
     name, module = resolve_layer(model, layer, images)
     with torch.enable_grad(), capture(module) as cap:
         logits = logits_of(model(images))
         act = cap.check(name)
         t = select_targets(target, logits)
-        score = logits.gather(1, t[:, None]).sum()
-        (grad,) = torch.autograd.grad(score, act)
+        grad = target_gradient(logits, t, act)
     a = act.detach().float().cpu().numpy()
     g = grad.detach().float().cpu().numpy()
     w = _weights(a, g).astype(np.float32)

@@ -19,7 +19,14 @@ import torch
 from torch import nn
 
 from gazelab.analysis.attention import register_attention_method
-from gazelab.analysis.attention._common import AttentionResult, Target, logits_of, select_targets
+from gazelab.analysis.attention._common import (
+    AttentionResult,
+    Target,
+    logits_of,
+    method_parameters,
+    select_targets,
+    target_gradient,
+)
 from gazelab.errors import ParameterError
 
 __all__ = ["gradient", "gradient_saliency"]
@@ -54,32 +61,15 @@ def gradient_saliency(
     """
     if not images.requires_grad:
         raise ParameterError("images", "requires_grad=False", "images with requires_grad_(True) before the forward")
-    score = logits.gather(1, target.long().view(-1, 1)).sum()
-    (grad,) = torch.autograd.grad(score, images, create_graph=create_graph)
-    return grad.mean(1).abs()
+    return target_gradient(logits, target, images, create_graph=create_graph).mean(1).abs()
 
 
 @register_attention_method("gradient", library="torch", summary="input-gradient saliency |mean_c dy/dx| (Harmonizer)")
+@method_parameters(layer="None\n    Unused (the map is on the input's grid).")
 def gradient(
     model: nn.Module, images: torch.Tensor, *, layer: str | nn.Module | None = None, target: Target = None
 ) -> AttentionResult:
-    """Input-gradient saliency maps ``(B, H, W)`` at the input's resolution.
-
-    Parameters
-    ----------
-    model : nn.Module
-        Classifier returning logits or a dict with ``'logits'``.
-    images : tensor, shape (B, C, H, W)
-        Preprocessed input.
-    layer : None
-        Unused (the map is on the input's grid).
-    target : int or sequence of int, optional
-        Class index per image (default: predicted).
-
-    Returns
-    -------
-    AttentionResult
-    """
+    """Input-gradient saliency maps ``(B, H, W)`` at the input's resolution."""
     x = images.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         logits = logits_of(model(x))
