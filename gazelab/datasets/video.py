@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from gazelab import __version__
-from gazelab._io import atomic_path
+from gazelab._io import atomic_path, check_output
 from gazelab.datasets import schema
 from gazelab.errors import ParameterError, ParseError
 from gazelab.preprocessing.maps import saliency_map
@@ -97,6 +97,7 @@ def build_video_dataset(
     labels: Mapping[str, str] | None = None,
     splits: Mapping[str, str] | None = None,
     title: str = "",
+    overwrite: bool = False,
 ) -> Path:
     """Write a video gaze dataset: frames, fixations and per-frame saliency maps.
 
@@ -118,12 +119,22 @@ def build_video_dataset(
         Video id -> class label / split name.
     title : str, optional
         Dataset title.
+    overwrite : bool, optional
+        Replace an existing ``out`` (only once the new file is complete); default False: an
+        existing file is refused.
 
     Returns
     -------
     Path
+
+    Raises
+    ------
+    ParameterError
+        When ``out`` exists and ``overwrite`` is False, or is one of the video folders.
     """
     from gazelab.datasets.release import _write_checksums, write_header
+
+    out = check_output(out, overwrite=overwrite, inputs=tuple(videos))
 
     folders = [Path(v) for v in videos]
     ids = [p.name for p in folders]
@@ -133,7 +144,6 @@ def build_video_dataset(
     observers = sorted(fx["observer"].astype(str).unique())
     table, frames = _video_table(ids, folders, fps, sigma_px, labels, splits)
     fx, dropped = _index_fixations(fx, ids, observers, table)
-    out = Path(out)
     import h5py
 
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:

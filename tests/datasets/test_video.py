@@ -104,3 +104,15 @@ def test_video_validation_catches_bad_maps(tmp_path):
         f["videos/fixations/x_px"][0] = 1e5
     msgs = [str(p) for p in validate(out)]
     assert any("non-finite" in m for m in msgs) and any("outside their frames" in m for m in msgs)
+
+
+def test_existing_output_is_refused_unless_overwrite(tmp_path):
+    fx = _moving_dot_video(tmp_path / "walk", n=4)
+    frames = tmp_path / "walk"
+    out = build_video_dataset([frames], fx, tmp_path / "v.h5", fps=FPS)
+    before = out.read_bytes()
+    with pytest.raises(ParameterError, match="overwrite"):
+        build_video_dataset([frames], fx, out, fps=FPS)
+    assert out.read_bytes() == before
+    build_video_dataset([frames], fx, out, fps=FPS, overwrite=True)
+    assert out.exists()
