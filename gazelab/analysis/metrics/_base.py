@@ -269,11 +269,22 @@ def _as_points(x: Any, n_maps: int, single: bool, shape: tuple[int, ...]) -> lis
     return None
 
 
-def _flat_points(pts: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Flat pixel indices ``floor(y) * W + floor(x)`` of the points inside the image (NaN dropped)."""
+def _flat_points(pts: np.ndarray, h: int, w: int, *, keep_all: bool = False) -> np.ndarray:
+    """Flat pixel indices ``floor(y) * W + floor(x)`` of the points inside the image (NaN dropped;
+    ``keep_all``: -1 in their place)."""
     col, row = np.floor(pts[:, 0]), np.floor(pts[:, 1])
     keep = (col >= 0) & (col < w) & (row >= 0) & (row < h)  # NaN (padding) compares False
+    if keep_all:
+        return np.where(keep, row * w + col, -1.0).astype(np.int64)
     return (row[keep] * w + col[keep]).astype(np.int64)
+
+
+def _flat_points_each(pts: list[np.ndarray], h: int, w: int) -> list[np.ndarray]:
+    """:func:`_flat_points` of every map's points, binned in one vectorised step."""
+    sizes = [len(p) for p in pts]
+    flat = _flat_points(np.concatenate(pts) if pts else np.zeros((0, 2)), h, w, keep_all=True)
+    ends = np.cumsum(sizes)
+    return [f[f >= 0] for f in np.split(flat, ends[:-1])]
 
 
 def _empty_error(empty: list[int], single: bool, name: str) -> ParameterError:
@@ -287,7 +298,7 @@ def _fixations_np(b: _Batch, fixations: Any, name: str = "fixations") -> list[_F
     pts = _as_points(fixations, n, b.single, tuple(b.maps.shape))
     out: list[_Fix] = []
     if pts is not None:
-        out = [_Fix(_flat_points(p, h, w), None) for p in pts]
+        out = [_Fix(f, None) for f in _flat_points_each(pts, h, w)]
     else:
         t, _ = _tensor(fixations, name)
         c = _same_map(b, t, name)

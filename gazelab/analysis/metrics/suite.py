@@ -188,6 +188,12 @@ class _Fixed:
     u_vals: np.ndarray
 
 
+def _take(a: np.ndarray, rows: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """Values ``a[rows, flat]`` of a (B, N) batch as float64 (one flat gather where ``a`` is contiguous)."""
+    vals = np.take(a.reshape(-1), rows * a.shape[1] + flat) if a.flags.c_contiguous else a[rows, flat]
+    return vals.astype(np.float64, copy=False)
+
+
 def _fixed(a: np.ndarray, fix: list[_Fix], *, unique: bool = True) -> _Fixed:
     n = a.shape[1]
     rows = np.repeat(np.arange(len(fix)), [len(f.flat) for f in fix])
@@ -196,7 +202,7 @@ def _fixed(a: np.ndarray, fix: list[_Fix], *, unique: bool = True) -> _Fixed:
         weights = None
     else:
         weights = np.concatenate([np.ones(len(f.flat)) if f.weights is None else f.weights for f in fix])
-    vals = a[rows, flat].astype(np.float64)
+    vals = _take(a, rows, flat)
     if not unique:
         return _Fixed(rows, flat, weights, vals, *(np.zeros(0),) * 4)
     if weights is None:
@@ -205,7 +211,7 @@ def _fixed(a: np.ndarray, fix: list[_Fix], *, unique: bool = True) -> _Fixed:
     else:  # count maps: the pixels are already distinct
         key, count = rows * n + flat, weights
     u_rows, u_flat = np.divmod(key, n)
-    return _Fixed(rows, flat, weights, vals, u_rows, u_flat, count, a[u_rows, u_flat].astype(np.float64))
+    return _Fixed(rows, flat, weights, vals, u_rows, u_flat, count, _take(a, u_rows, u_flat))
 
 
 # -- the second pass: KLD, SIM and the AUC-Judd histogram -----------------------------------------------
@@ -492,31 +498,38 @@ def _second_pass(
 
 
 # -- shuffled AUC (pysaliency: the exact ROC against other stimuli's fixations) ---------------------------
+def _padded_rows(rows: np.ndarray, vals: np.ndarray, b: int, fill: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entries sorted by map row, left-aligned per row in a (B, max count) array (``fill`` beyond);
+    also each entry's column and the count per row."""
+    m = np.bincount(rows, minlength=b)
+    col = np.arange(len(rows)) - (np.cumsum(m) - m)[rows]
+    width = max(int(m.max()), 1)
+    out = np.full((b, width), fill)
+    out.reshape(-1)[rows * width + col] = vals
+    return out, col, m
+
+
+def _negatives(ox: _Fixed, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """The other fixations' values per map, sorted (+inf padding), and the cumulative weight below
+    each position (B, M + 1)."""
+    neg, col, m = _padded_rows(ox.rows, ox.vals, b, np.inf)
+    if ox.weights is None:  # one each: the weight below position i is i (up to the row's count)
+        neg.sort(1)
+        return neg, np.minimum(np.arange(neg.shape[1] + 1.0)[None, :], m[:, None])
+    wneg = np.zeros(neg.shape)
+    wneg[ox.rows, col] = ox.weights
+    order = np.argsort(neg, 1, kind="stable")
+    cw = np.cumsum(np.take_along_axis(wneg, order, 1), 1)
+    return np.take_along_axis(neg, order, 1), np.concatenate([np.zeros((b, 1)), cw], 1)
+
+
 def _shuffled_exact(a: np.ndarray, fx: _Fixed, others: list[_Fix]) -> np.ndarray:
     """Weighted Mann-Whitney AUC (ties 1/2) of the values at the fixations against those at the others'."""
     b = a.shape[0]
-    ox = _fixed(a, others, unique=False)
-    m = np.bincount(ox.rows, minlength=b)
-    mmax = max(int(m.max()), 1)
-    pos_o = np.arange(len(ox.rows)) - (np.cumsum(m) - m)[ox.rows]
-    neg = np.full((b, mmax), np.inf)
-    neg[ox.rows, pos_o] = ox.vals
-    wneg = np.zeros((b, mmax))
-    wneg[ox.rows, pos_o] = 1.0 if ox.weights is None else ox.weights
-    if ox.weights is None:
-        neg.sort(1)
-        cw = np.concatenate([np.zeros((b, 1)), np.cumsum(wneg, 1)], 1)
-    else:
-        order = np.argsort(neg, 1, kind="stable")
-        neg = np.take_along_axis(neg, order, 1)
-        cw = np.concatenate([np.zeros((b, 1)), np.cumsum(np.take_along_axis(wneg, order, 1), 1)], 1)
-    k = np.bincount(fx.rows, minlength=b)
-    kmax = max(int(k.max()), 1)
-    pos_i = np.arange(len(fx.rows)) - (np.cumsum(k) - k)[fx.rows]
-    pos = np.zeros((b, kmax))
-    pos[fx.rows, pos_i] = fx.vals
-    wpos = np.zeros((b, kmax))
-    wpos[fx.rows, pos_i] = 1.0 if fx.weights is None else fx.weights
+    neg, cw = _negatives(_fixed(a, others, unique=False), b)
+    pos, col, _ = _padded_rows(fx.rows, fx.vals, b, 0.0)
+    wpos = np.zeros(pos.shape)
+    wpos[fx.rows, col] = 1.0 if fx.weights is None else fx.weights
     tn, tp = torch.from_numpy(neg), torch.from_numpy(pos)
     below = np.take_along_axis(cw, torch.searchsorted(tn, tp, right=False).numpy(), 1)
     upto = np.take_along_axis(cw, torch.searchsorted(tn, tp, right=True).numpy(), 1)
