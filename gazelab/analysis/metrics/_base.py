@@ -22,6 +22,30 @@ JITTER = 1e-7
 Needs = Literal["fixations", "map", "fixations+others", "fixations+baseline"]
 
 
+#: Docstring sections the metric functions share: :func:`_doc` puts them where a docstring says
+#: ``{{name}}`` (at that line's indentation).
+_DOC_SECTIONS = {
+    "map_params": """saliency : array or tensor, shape (H, W) or (B, H, W)
+    reference : array or tensor, shape like ``saliency``""",
+    "convention": """convention : {'mit', 'pysaliency'}, optional
+        Default 'mit'.""",
+    "returns": """Returns
+    -------
+    float or 1-D array/tensor of length B""",
+    "raises_fixations": """Raises
+    ------
+    ParameterError
+        If a map has no fixation, counts are negative, or the shapes differ.""",
+}
+
+
+def _doc(fn: Any) -> Any:
+    """Decorator: fill the shared docstring sections (:data:`_DOC_SECTIONS`) of a metric function."""
+    for key, text in _DOC_SECTIONS.items():
+        fn.__doc__ = fn.__doc__.replace("{{" + key + "}}", text)
+    return fn
+
+
 # --------------------------------------------------------------------------------------------
 # input handling
 # --------------------------------------------------------------------------------------------
@@ -113,6 +137,21 @@ def _counts(batch: _Batch, fixations: Any, name: str = "fixations") -> torch.Ten
 def _check_convention(convention: str) -> None:
     if convention not in ("mit", "pysaliency"):
         raise ParameterError("convention", convention, "'mit' or 'pysaliency'")
+
+
+def _batch(saliency: Any, convention: str | None = None) -> _Batch:
+    """The saliency batch of a metric call, its ``convention`` (where it has one) checked first."""
+    if convention is not None:
+        _check_convention(convention)
+    return _saliency(saliency)
+
+
+def _shared(b: _Batch, name: str, **given: Any) -> Any:
+    """Metric ``name`` of a CPU batch by the shared pass (:mod:`gazelab.analysis.metrics.suite`),
+    as the metric's own function returns it."""
+    from gazelab.analysis.metrics.suite import _single
+
+    return _single(b, name, **given)
 
 
 def _minmax(m: torch.Tensor) -> torch.Tensor:
