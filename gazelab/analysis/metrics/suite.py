@@ -426,11 +426,13 @@ def _kld_fast(dp: _Affine, dg: _Affine) -> bool:
     return not (dp.shift.any() or dg.shift.any() or dp.uniform.any() or dg.uniform.any())
 
 
-def _kld_fast_unit(p: np.ndarray, r: np.ndarray, dp: _Affine, dg: _Affine, rows: slice, mit: bool) -> np.ndarray:
+def _kld_fast_unit(
+    p: np.ndarray, r: np.ndarray, dp: _Affine, dg: _Affine, rows: slice, mit: bool, exact_p: bool = False
+) -> np.ndarray:
     """The unit's share of S, with KLD = ln k + S / s_G (k = s_P / s_G; s the maps' sums, plus n m).
 
     MIT: G/s_G ln(eps + (G/s_G) / (P/s_P + eps)) = G/s_G [ln k + ln(G / (P + eps s_P) + eps / k)];
-    pysaliency: (G + m)/s_G [ln k + ln((G + m) / (P + m))].
+    pysaliency: (G + m)/s_G [ln k + ln((G + m) / (P + m))]; ``exact_p``: P + m rounds to P everywhere.
     """
     sp, sg = 1.0 / dp.scale[rows, None], 1.0 / dg.scale[rows, None]
     if mit:
@@ -439,9 +441,12 @@ def _kld_fast_unit(p: np.ndarray, r: np.ndarray, dp: _Affine, dg: _Affine, rows:
         x += MIT_EPS * sg / sp
         g = r
     else:
-        x = p + dp.minimum
         g = r + dg.minimum
-        np.divide(g, x, out=x)
+        if exact_p:  # p + m == p for every pixel: one pass less
+            x = np.divide(g, p)
+        else:
+            x = p + dp.minimum
+            np.divide(g, x, out=x)
     np.log(x, out=x)
     return _rowdot(g, x)
 
@@ -473,6 +478,8 @@ def _second_pass(
     norms = _map_pair_setup(st, names, convention) if g is not None and names & {"kld", "sim"} else {}
     out = _Second(*(np.zeros(a.shape[0]) if m in norms else None for m in ("kld", "sim")))
     fast_kld = "kld" in norms and _kld_fast(*norms["kld"])
+    # pysaliency's m = 1e-20 is below half a unit in the last place of every value above 2**55 m
+    exact_p = fast_kld and bool(norms["kld"][0].minimum) and bool((st.p_min > 2.0**55 * norms["kld"][0].minimum).all())
     fast_sim = "sim" in norms and _sim_fast(*norms["sim"], st.n)
     for rows, cols in _units(*a.shape):
         p = _as64(a[rows, cols])
@@ -482,7 +489,7 @@ def _second_pass(
             continue
         r = _as64(g[rows, cols])
         if fast_kld:
-            out.kld[rows] += _kld_fast_unit(p, r, *norms["kld"], rows, convention == "mit")
+            out.kld[rows] += _kld_fast_unit(p, r, *norms["kld"], rows, convention == "mit", exact_p)
         elif "kld" in norms:
             out.kld[rows] += _kld_unit(p, r, *norms["kld"], rows, st.n, convention == "mit")
         if fast_sim:
