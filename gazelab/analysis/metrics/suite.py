@@ -7,7 +7,7 @@ NSS, CC, KLD, SIM, AUC-Judd and (pysaliency convention) shuffled AUC share their
    they need: sums, sums of squares, minima, maxima, the dot product of map and reference;
 2. a second pass, only for KLD, SIM and AUC-Judd, reads each map again while it is still in the
    cache and feeds all three from the same block: the KLD terms, the SIM minima, and the
-   histogram of the map's values over 1024 buckets that counts the pixels above each AUC-Judd
+   histogram of the map's values over 1024 to 16384 buckets that counts the pixels above each AUC-Judd
    threshold (the few pixels in a threshold's own bucket are compared exactly);
 3. the values at the fixations are gathered once and serve NSS, AUC-Judd and shuffled AUC.
 
@@ -52,8 +52,10 @@ __all__ = ["DEFAULT_SUITE", "score"]
 DEFAULT_SUITE = ("nss", "cc", "kld", "sim", "auc_judd", "auc_shuffled")
 #: Pixels per work unit: a unit's temporaries stay in the L2 cache.
 _UNIT = 65536
-#: Value buckets of the AUC-Judd histogram (per map, between its minimum and maximum).
-_BUCKETS = 1024
+#: Value buckets of the AUC-Judd histogram (per map, between its minimum and maximum): a power of
+#: two with about 32 pixels per bucket, within these bounds, so that few pixels share a threshold's
+#: buckets and need an exact comparison while the histogram stays small.
+_BUCKETS = (1024, 16384)
 
 
 def _units(n_maps: int, n_px: int) -> Iterator[tuple[slice, slice]]:
@@ -253,17 +255,18 @@ class _Judd:
     key_scale: np.ndarray
     seed: int
     delta: np.ndarray  # (B,) jitter size
-    reg_start: np.ndarray  # (B * _BUCKETS,) first registration of each (map, bucket), CSR
+    reg_start: np.ndarray  # (B * nb,) first registration of each (map, bucket), CSR
     reg_count: np.ndarray
-    reg_any: np.ndarray  # (B, _BUCKETS) bool: buckets holding a threshold (a small table per map)
+    reg_any: np.ndarray  # (B, nb) bool: buckets holding a threshold (a small table per map)
     reg_j: np.ndarray  # thresholds by (map, bucket)
-    hist: np.ndarray  # (B, _BUCKETS) pixels per bucket
+    hist: np.ndarray  # (B, nb) pixels per bucket
     ge: np.ndarray  # (J,) pixels in a threshold's own buckets counted above it
+    nb: int  # buckets per map
 
     def keys(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Bucket of values ``x`` of maps ``rows``: the pixels' formula (float32, monotone in x), clipped."""
         k = np.floor((x.astype(np.float32) - self.key_lo[rows]) * self.key_scale[rows])
-        return np.clip(k, 0, _BUCKETS - 1).astype(np.int64)
+        return np.clip(k, 0, self.nb - 1).astype(np.int64)
 
 
 def _noise(seed: int, idx: np.ndarray) -> np.ndarray:
@@ -274,6 +277,7 @@ def _noise(seed: int, idx: np.ndarray) -> np.ndarray:
 
 def _judd_setup(st: _Stats, fx: _Fixed, *, jitter: bool, seed: int) -> _Judd:
     b = len(st.p_min)
+    nb = min(_BUCKETS[1], max(_BUCKETS[0], 1 << max(0, (st.n // 32).bit_length() - 1)))
     rng = st.p_max - st.p_min
     delta = np.where(rng > 0, JITTER * rng, JITTER) if jitter else np.zeros(b)
     rows, v = fx.u_rows, fx.u_vals
@@ -284,18 +288,18 @@ def _judd_setup(st: _Stats, fx: _Fixed, *, jitter: bool, seed: int) -> _Judd:
     lo32 = st.p_min.astype(np.float32)
     rng32 = st.p_max.astype(np.float32) - lo32
     with np.errstate(divide="ignore"):
-        scale = np.where(rng32 > 0, np.float32(_BUCKETS * (1.0 - 2.0**-12)) / rng32, np.float32(0.0))
+        scale = np.where(rng32 > 0, np.float32(nb * (1.0 - 2.0**-12)) / rng32, np.float32(0.0))
     jd = _Judd(rows, v - d, v + d, t, lo32, scale.astype(np.float32), seed, delta, *(np.zeros(0, np.int64),) * 4,
-               np.zeros((b, _BUCKETS), np.int64), np.zeros(len(v), np.int64))  # fmt: skip
+               np.zeros((b, nb), np.int64), np.zeros(len(v), np.int64), nb)  # fmt: skip
     k_lo, k_hi = jd.keys(jd.lo, rows), jd.keys(jd.hi, rows)
     span = k_hi - k_lo + 1
     reg_j = np.repeat(np.arange(len(v)), span)
-    reg_key = rows[reg_j] * _BUCKETS + k_lo[reg_j] + (np.arange(len(reg_j)) - np.repeat(np.cumsum(span) - span, span))
+    reg_key = rows[reg_j] * nb + k_lo[reg_j] + (np.arange(len(reg_j)) - np.repeat(np.cumsum(span) - span, span))
     order = np.argsort(reg_key, kind="stable")
     jd.reg_j, reg_key = reg_j[order], reg_key[order]
-    jd.reg_count = np.bincount(reg_key, minlength=b * _BUCKETS)
+    jd.reg_count = np.bincount(reg_key, minlength=b * nb)
     jd.reg_start = np.cumsum(jd.reg_count) - jd.reg_count
-    jd.reg_any = (jd.reg_count > 0).reshape(b, _BUCKETS)
+    jd.reg_any = (jd.reg_count > 0).reshape(b, nb)
     return jd
 
 
@@ -307,14 +311,14 @@ def _judd_unit(jd: _Judd, p: np.ndarray, rows: slice, cols: slice) -> None:
     k *= jd.key_scale[r, None]
     key = k.astype(np.intp)
     if len(r) > 1:
-        key += (r * _BUCKETS)[:, None] - rows.start * _BUCKETS
+        key += (r * jd.nb)[:, None] - rows.start * jd.nb
     key = key.ravel()
-    jd.hist[rows] += np.bincount(key, minlength=len(r) * _BUCKETS).reshape(len(r), _BUCKETS)
+    jd.hist[rows] += np.bincount(key, minlength=len(r) * jd.nb).reshape(len(r), jd.nb)
     table = jd.reg_any[rows].ravel()  # bool: flatnonzero on it is fast
     near = np.flatnonzero(np.take(table, key))
     if not len(near):
         return
-    comp = key[near] + rows.start * _BUCKETS
+    comp = key[near] + rows.start * jd.nb
     vals = p.ravel()[near]
     pix = np.asarray(near % p.shape[1] + cols.start)
     start, count = jd.reg_start[comp], jd.reg_count[comp]
@@ -329,7 +333,7 @@ def _judd_unit(jd: _Judd, p: np.ndarray, rows: slice, cols: slice) -> None:
             if jit is None:
                 jit = np.full(len(vals), np.nan)
             need = ok[band][np.isnan(jit[ok[band]])]
-            jit[need] = vals[need] + jd.delta[comp[need] // _BUCKETS] * _noise(jd.seed, pix[need])
+            jit[need] = vals[need] + jd.delta[comp[need] // jd.nb] * _noise(jd.seed, pix[need])
             above[band] = jit[ok[band]] >= jd.t[j[band]]
         jd.ge += np.bincount(j[above], minlength=len(jd.ge))
 
