@@ -510,11 +510,13 @@ def _second_pass(
 
 # -- shuffled AUC (pysaliency: the exact ROC against other stimuli's fixations) ---------------------------
 def _padded_rows(rows: np.ndarray, vals: np.ndarray, b: int, fill: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Entries sorted by map row, left-aligned per row in a (B, max count) array (``fill`` beyond);
-    also each entry's column and the count per row."""
+    """Entries sorted by map row, left-aligned per row in a (B, max count) array (``fill`` beyond;
+    a view of ``vals`` where every row is full); also each entry's column and the count per row."""
     m = np.bincount(rows, minlength=b)
     col = np.arange(len(rows)) - (np.cumsum(m) - m)[rows]
     width = max(int(m.max()), 1)
+    if len(vals) == b * width:  # as many entries in every row: a view, no padding
+        return vals.reshape(b, width), col, m
     out = np.full((b, width), fill)
     out.reshape(-1)[rows * width + col] = vals
     return out, col, m
