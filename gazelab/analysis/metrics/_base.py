@@ -22,6 +22,30 @@ JITTER = 1e-7
 Needs = Literal["fixations", "map", "fixations+others", "fixations+baseline"]
 
 
+#: Docstring sections the metric functions share: :func:`_doc` puts them where a docstring says
+#: ``{{name}}`` (at that line's indentation).
+_DOC_SECTIONS = {
+    "map_params": """saliency : array or tensor, shape (H, W) or (B, H, W)
+    reference : array or tensor, shape like ``saliency``""",
+    "convention": """convention : {'mit', 'pysaliency'}, optional
+        Default 'mit'.""",
+    "returns": """Returns
+    -------
+    float or 1-D array/tensor of length B""",
+    "raises_fixations": """Raises
+    ------
+    ParameterError
+        If a map has no fixation, counts are negative, or the shapes differ.""",
+}
+
+
+def _doc(fn: Any) -> Any:
+    """Decorator: fill the shared docstring sections (:data:`_DOC_SECTIONS`) of a metric function."""
+    for key, text in _DOC_SECTIONS.items():
+        fn.__doc__ = fn.__doc__.replace("{{" + key + "}}", text)
+    return fn
+
+
 # --------------------------------------------------------------------------------------------
 # input handling
 # --------------------------------------------------------------------------------------------
@@ -113,6 +137,21 @@ def _counts(batch: _Batch, fixations: Any, name: str = "fixations") -> torch.Ten
 def _check_convention(convention: str) -> None:
     if convention not in ("mit", "pysaliency"):
         raise ParameterError("convention", convention, "'mit' or 'pysaliency'")
+
+
+def _batch(saliency: Any, convention: str | None = None) -> _Batch:
+    """The saliency batch of a metric call, its ``convention`` (where it has one) checked first."""
+    if convention is not None:
+        _check_convention(convention)
+    return _saliency(saliency)
+
+
+def _shared(b: _Batch, name: str, **given: Any) -> Any:
+    """Metric ``name`` of a CPU batch by the shared pass (:mod:`gazelab.analysis.metrics.suite`),
+    as the metric's own function returns it."""
+    from gazelab.analysis.metrics.suite import _single
+
+    return _single(b, name, **given)
 
 
 def _minmax(m: torch.Tensor) -> torch.Tensor:
@@ -269,11 +308,22 @@ def _as_points(x: Any, n_maps: int, single: bool, shape: tuple[int, ...]) -> lis
     return None
 
 
-def _flat_points(pts: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Flat pixel indices ``floor(y) * W + floor(x)`` of the points inside the image (NaN dropped)."""
+def _flat_points(pts: np.ndarray, h: int, w: int, *, keep_all: bool = False) -> np.ndarray:
+    """Flat pixel indices ``floor(y) * W + floor(x)`` of the points inside the image (NaN dropped;
+    ``keep_all``: -1 in their place)."""
     col, row = np.floor(pts[:, 0]), np.floor(pts[:, 1])
     keep = (col >= 0) & (col < w) & (row >= 0) & (row < h)  # NaN (padding) compares False
+    if keep_all:
+        return np.where(keep, row * w + col, -1.0).astype(np.int64)
     return (row[keep] * w + col[keep]).astype(np.int64)
+
+
+def _flat_points_each(pts: list[np.ndarray], h: int, w: int) -> list[np.ndarray]:
+    """:func:`_flat_points` of every map's points, binned in one vectorised step."""
+    sizes = [len(p) for p in pts]
+    flat = _flat_points(np.concatenate(pts) if pts else np.zeros((0, 2)), h, w, keep_all=True)
+    ends = np.cumsum(sizes)
+    return [f[f >= 0] for f in np.split(flat, ends[:-1])]
 
 
 def _empty_error(empty: list[int], single: bool, name: str) -> ParameterError:
@@ -287,7 +337,7 @@ def _fixations_np(b: _Batch, fixations: Any, name: str = "fixations") -> list[_F
     pts = _as_points(fixations, n, b.single, tuple(b.maps.shape))
     out: list[_Fix] = []
     if pts is not None:
-        out = [_Fix(_flat_points(p, h, w), None) for p in pts]
+        out = [_Fix(f, None) for f in _flat_points_each(pts, h, w)]
     else:
         t, _ = _tensor(fixations, name)
         c = _same_map(b, t, name)

@@ -11,18 +11,21 @@ from gazelab.analysis.metrics._base import (
     MIT_EPS,
     PYSALIENCY_KLD_MINIMUM,
     Convention,
-    _check_convention,
+    _batch,
     _density,
+    _doc,
     _dot,
     _minmax,
     _on_cpu,
     _reference,
     _saliency,
     _same_map,
+    _shared,
 )
 from gazelab.errors import ParameterError
 
 
+@_doc
 def cc(saliency: Any, reference: Any) -> Any:
     r"""Pearson's linear correlation coefficient between the prediction and the human map.
 
@@ -34,13 +37,10 @@ def cc(saliency: Any, reference: Any) -> Any:
 
     Parameters
     ----------
-    saliency : array or tensor, shape (H, W) or (B, H, W)
-    reference : array or tensor, shape like ``saliency``
+    {{map_params}}
         The human fixation-density map(s).
 
-    Returns
-    -------
-    float or 1-D array/tensor of length B
+    {{returns}}
 
     Raises
     ------
@@ -53,11 +53,9 @@ def cc(saliency: Any, reference: Any) -> Any:
     >>> round(cc(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[2.0, 4.0], [6.0, 9.0]])), 6)
     0.994377
     """
-    b = _saliency(saliency)
+    b = _batch(saliency)
     if _on_cpu(b):
-        from gazelab.analysis.metrics.suite import _single
-
-        return _single(b, "cc", reference=reference)
+        return _shared(b, "cc", reference=reference)
     r = _same_map(b, reference, "reference").to(b.maps.dtype).flatten(1)
     p = b.maps.flatten(1)
     p = p - p.mean(1, keepdim=True)
@@ -72,6 +70,7 @@ def cc(saliency: Any, reference: Any) -> Any:
     return b.out(out)
 
 
+@_doc
 def kld(saliency: Any, reference: Any, *, convention: Convention = "mit") -> Any:
     r"""Kullback-Leibler divergence of the prediction from the human density, in nats.
 
@@ -91,12 +90,9 @@ def kld(saliency: Any, reference: Any, *, convention: Convention = "mit") -> Any
         The prediction P.
     reference : array or tensor, shape like ``saliency``
         The human fixation density G.
-    convention : {'mit', 'pysaliency'}, optional
-        Default 'mit'.
+    {{convention}}
 
-    Returns
-    -------
-    float or 1-D array/tensor of length B
+    {{returns}}
 
     Examples
     --------
@@ -104,12 +100,9 @@ def kld(saliency: Any, reference: Any, *, convention: Convention = "mit") -> Any
     >>> round(kld(np.array([[1.0, 1.0]]), np.array([[3.0, 1.0]])), 6)  # .75 ln 1.5 + .25 ln .5
     0.130812
     """
-    _check_convention(convention)
-    b = _saliency(saliency)
+    b = _batch(saliency, convention)
     if _on_cpu(b):
-        from gazelab.analysis.metrics.suite import _single
-
-        return _single(b, "kld", reference=reference, convention=convention)
+        return _shared(b, "kld", reference=reference, convention=convention)
     r = _reference(b, reference)
     if convention == "mit":
         p, g = _density(b.maps.flatten(1)), _density(r)
@@ -121,6 +114,7 @@ def kld(saliency: Any, reference: Any, *, convention: Convention = "mit") -> Any
     return b.out(terms.sum(1))
 
 
+@_doc
 def sim(saliency: Any, reference: Any, *, convention: Convention = "mit") -> Any:
     r"""Similarity (histogram intersection; Judd et al. 2012, Bylinskii et al. 2019).
 
@@ -133,14 +127,10 @@ def sim(saliency: Any, reference: Any, *, convention: Convention = "mit") -> Any
 
     Parameters
     ----------
-    saliency : array or tensor, shape (H, W) or (B, H, W)
-    reference : array or tensor, shape like ``saliency``
-    convention : {'mit', 'pysaliency'}, optional
-        Default 'mit'.
+    {{map_params}}
+    {{convention}}
 
-    Returns
-    -------
-    float or 1-D array/tensor of length B
+    {{returns}}
 
     Examples
     --------
@@ -148,12 +138,9 @@ def sim(saliency: Any, reference: Any, *, convention: Convention = "mit") -> Any
     >>> sim(np.array([[1.0, 1.0, 2.0]]), np.array([[0.0, 1.0, 1.0]]), convention="pysaliency")
     0.75
     """
-    _check_convention(convention)
-    b = _saliency(saliency)
+    b = _batch(saliency, convention)
     if _on_cpu(b):
-        from gazelab.analysis.metrics.suite import _single
-
-        return _single(b, "sim", reference=reference, convention=convention)
+        return _shared(b, "sim", reference=reference, convention=convention)
     r = _reference(b, reference)
     p = b.maps.flatten(1)
     if convention == "mit":
@@ -161,6 +148,7 @@ def sim(saliency: Any, reference: Any, *, convention: Convention = "mit") -> Any
     return b.out(torch.minimum(_density(p), _density(r)).sum(1))
 
 
+@_doc
 def iou_topk(saliency: Any, reference: Any, *, k_percent: float = 10.0) -> Any:
     r"""Intersection over union of the top-k % regions of the prediction and the human map.
 
@@ -171,14 +159,11 @@ def iou_topk(saliency: Any, reference: Any, *, k_percent: float = 10.0) -> Any:
 
     Parameters
     ----------
-    saliency : array or tensor, shape (H, W) or (B, H, W)
-    reference : array or tensor, shape like ``saliency``
+    {{map_params}}
     k_percent : float, optional
         Share of the image's pixels in each region, in (0, 100] (default 10).
 
-    Returns
-    -------
-    float or 1-D array/tensor of length B
+    {{returns}}
 
     Examples
     --------

@@ -11,10 +11,11 @@ from gazelab.analysis.metrics._base import (
     MIT_EPS,
     Convention,
     _Batch,
-    _check_convention,
+    _batch,
     _counts,
     _density,
     _density_params,
+    _doc,
     _dot,
     _Fix,
     _fixations_np,
@@ -24,8 +25,8 @@ from gazelab.analysis.metrics._base import (
     _ref_rows,
     _result,
     _row,
-    _saliency,
     _same_map,
+    _shared,
 )
 
 
@@ -54,6 +55,7 @@ def _ig_np(b: _Batch, fix: list[_Fix], base: np.ndarray, convention: str) -> np.
     return out
 
 
+@_doc
 def nss(saliency: Any, fixations: Any, *, convention: Convention = "mit") -> Any:
     r"""Normalized scanpath saliency (Peters et al. 2005): the mean standardised saliency at fixations.
 
@@ -73,15 +75,10 @@ def nss(saliency: Any, fixations: Any, *, convention: Convention = "mit") -> Any
     convention : {'mit', 'pysaliency'}, optional
         Default 'mit' (see above).
 
-    Returns
-    -------
-    float or 1-D array/tensor of length B
+    {{returns}}
         A constant map scores 0 (where MIT's code returns NaN).
 
-    Raises
-    ------
-    ParameterError
-        If a map has no fixation, counts are negative, or the shapes differ.
+    {{raises_fixations}}
 
     Examples
     --------
@@ -90,12 +87,9 @@ def nss(saliency: Any, fixations: Any, *, convention: Convention = "mit") -> Any
     >>> round(nss(s, np.array([[0, 0], [0, 1]])), 6)  # (3 - 1.5) / std([0, 1, 2, 3], ddof=1)
     1.161895
     """
-    _check_convention(convention)
-    b = _saliency(saliency)
+    b = _batch(saliency, convention)
     if _on_cpu(b):
-        from gazelab.analysis.metrics.suite import _single
-
-        return _single(b, "nss", fixations=fixations, convention=convention)
+        return _shared(b, "nss", fixations=fixations, convention=convention)
     c = _counts(b, fixations).flatten(1)
     p = b.maps.flatten(1)
     var, mean = torch.var_mean(p, dim=1, correction=1 if convention == "mit" else 0)
@@ -106,6 +100,7 @@ def nss(saliency: Any, fixations: Any, *, convention: Convention = "mit") -> Any
     return b.out(out)
 
 
+@_doc
 def information_gain(saliency: Any, fixations: Any, baseline: Any, *, convention: Convention = "mit") -> Any:
     r"""Information gain over a baseline (Kümmerer et al. 2015), bits per fixation.
 
@@ -130,12 +125,9 @@ def information_gain(saliency: Any, fixations: Any, baseline: Any, *, convention
         Fixation count map(s), or ``(x, y)`` image px for a single map.
     baseline : array or tensor, shape like ``saliency``
         The baseline map(s) (e.g. the centre bias), normalised likewise.
-    convention : {'mit', 'pysaliency'}, optional
-        Default 'mit'.
+    {{convention}}
 
-    Returns
-    -------
-    float or 1-D array/tensor of length B
+    {{returns}}
         Bits per fixation.
 
     Examples
@@ -145,8 +137,7 @@ def information_gain(saliency: Any, fixations: Any, baseline: Any, *, convention
     >>> round(information_gain(s, np.array([[0, 1]]), base), 6)  # log2(0.75 / 0.5)
     0.584963
     """
-    _check_convention(convention)
-    b = _saliency(saliency)
+    b = _batch(saliency, convention)
     if _on_cpu(b):
         fix = _fixations_np(b, fixations)
         return _result(b, _ig_np(b, fix, _ref_rows(b, baseline, "baseline"), convention))

@@ -12,8 +12,9 @@ from gazelab.analysis.metrics._base import (
     JITTER,
     Convention,
     _Batch,
-    _check_convention,
+    _batch,
     _counts,
+    _doc,
     _Fix,
     _fixations_np,
     _generator,
@@ -24,6 +25,7 @@ from gazelab.analysis.metrics._base import (
     _result,
     _row,
     _saliency,
+    _shared,
 )
 from gazelab.errors import ParameterError
 
@@ -140,6 +142,7 @@ def _judd_rows(p: torch.Tensor, c: torch.Tensor, *, unique: bool) -> torch.Tenso
     return torch.trapezoid(tp, fp, dim=1)
 
 
+@_doc
 def auc_judd(
     saliency: Any, fixations: Any, *, convention: Convention = "mit", jitter: bool = True, seed: int = 0
 ) -> Any:
@@ -161,8 +164,7 @@ def auc_judd(
         The prediction (only the ranking of its values matters).
     fixations : array or tensor, shape like ``saliency``, or (N, 2)
         Fixation count map(s), or for a single map ``(x, y)`` positions in image px.
-    convention : {'mit', 'pysaliency'}, optional
-        Default 'mit'.
+    {{convention}}
     jitter : bool, optional
         Add uniform noise of 1e-7 times the map's range before ranking (default True), as MIT
         and pysaliency do (MIT: ``rand / 1e7`` on the raw map; pysaliency: Gaussian ``1e-7``
@@ -172,14 +174,9 @@ def auc_judd(
     seed : int, optional
         Seed of the jitter (default 0; torch's generator on the map's device).
 
-    Returns
-    -------
-    float or 1-D array/tensor of length B
+    {{returns}}
 
-    Raises
-    ------
-    ParameterError
-        If a map has no fixation, counts are negative, or the shapes differ.
+    {{raises_fixations}}
 
     Examples
     --------
@@ -190,12 +187,9 @@ def auc_judd(
     >>> round(auc_judd(s, np.array([[0, 1], [0, 0]]), jitter=False), 6)  # 2 of 3 unfixated pixels above it
     0.666667
     """
-    _check_convention(convention)
-    b = _saliency(saliency)
+    b = _batch(saliency, convention)
     if _on_cpu(b):
-        from gazelab.analysis.metrics.suite import _single
-
-        return _single(b, "auc_judd", fixations=fixations, convention=convention, jitter=jitter, seed=seed)
+        return _shared(b, "auc_judd", fixations=fixations, convention=convention, jitter=jitter, seed=seed)
     c = _counts(b, fixations).flatten(1)
     p = b.maps.flatten(1).to(torch.float64)
     if jitter:
@@ -231,6 +225,7 @@ def _check_splits(n_splits: int, step: float) -> None:
         raise ParameterError("step", step, "a threshold step in (0, 1] (maps are min-max normalised)")
 
 
+@_doc
 def auc_borji(saliency: Any, fixations: Any, *, n_splits: int = 100, step: float = 0.1, seed: int = 0) -> Any:
     r"""AUC-Borji (Borji et al. 2013): fixated pixels vs uniformly random pixels.
 
@@ -257,9 +252,7 @@ def auc_borji(saliency: Any, fixations: Any, *, n_splits: int = 100, step: float
         Seed of the random negatives (default 0); every map of a batch draws from its own
         generator seeded with it, so a map scores the same alone or in any batch.
 
-    Returns
-    -------
-    float or 1-D array/tensor of length B
+    {{returns}}
 
     Examples
     --------
@@ -300,6 +293,7 @@ def _exact_auc(pos, wpos, neg, wneg) -> torch.Tensor:
     return torch.stack(out)
 
 
+@_doc
 def auc_shuffled(
     saliency: Any,
     fixations: Any,
@@ -332,14 +326,11 @@ def auc_shuffled(
     other_fixations : array or tensor, shape like ``saliency``, or (N, 2)
         Count map(s) of other stimuli's fixations, in this stimulus' pixel grid (rescale their
         positions to this image's size first; pysaliency truncates the rescaled positions).
-    convention : {'mit', 'pysaliency'}, optional
-        Default 'mit'.
+    {{convention}}
     n_splits, step, seed : optional
         MIT convention only: number of splits (100), threshold step (0.1), seed (0).
 
-    Returns
-    -------
-    float or 1-D array/tensor of length B
+    {{returns}}
 
     Raises
     ------
@@ -354,13 +345,10 @@ def auc_shuffled(
     >>> auc_shuffled(s, fix, other, convention="pysaliency")
     1.0
     """
-    _check_convention(convention)
+    b = _batch(saliency, convention)
     _check_splits(n_splits, step)
-    b = _saliency(saliency)
     if _on_cpu(b) and convention == "pysaliency":
-        from gazelab.analysis.metrics.suite import _single
-
-        return _single(b, "auc_shuffled", fixations=fixations, other_fixations=other_fixations, convention=convention)
+        return _shared(b, "auc_shuffled", fixations=fixations, other_fixations=other_fixations, convention=convention)
     if _on_cpu(b):
         fix = _fixations_np(b, fixations)
         others = _fixations_np(b, other_fixations, "other_fixations")
@@ -369,25 +357,43 @@ def auc_shuffled(
     o = _counts(b, other_fixations, "other_fixations").flatten(1)
     p = b.maps.flatten(1).to(torch.float64)
     if convention == "pysaliency":
-        pos, _, _ = _padded(p, c > 0, 0.0)
-        wpos, _, _ = _padded(c.to(torch.float64), c > 0, 0.0)
-        neg, _, _ = _padded(p, o > 0, 0.0)
-        wneg, _, _ = _padded(o.to(torch.float64), o > 0, 0.0)
-        return b.out(_exact_auc(pos, wpos, neg, wneg).to(b.maps.dtype))
-    p = _minmax(p)
+        return b.out(_shuffled_exact_torch(p, c, o).to(b.maps.dtype))
+    return b.out(_shuffled_splits_torch(_minmax(p), c, o, int(n_splits), float(step), seed).to(b.maps.dtype))
+
+
+def _shuffled_exact_torch(p: torch.Tensor, c: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
+    """pysaliency's shuffled AUC on the device: every fixation (weights: counts) against every
+    other fixation, of (B, N) maps ``p`` and count maps ``c`` (this stimulus) and ``o`` (others)."""
+    pos, _, _ = _padded(p, c > 0, 0.0)
+    wpos, _, _ = _padded(c.to(torch.float64), c > 0, 0.0)
+    neg, _, _ = _padded(p, o > 0, 0.0)
+    wneg, _, _ = _padded(o.to(torch.float64), o > 0, 0.0)
+    return _exact_auc(pos, wpos, neg, wneg)
+
+
+def _split_negatives(negv: torch.Tensor, m: torch.Tensor, kmax: int, n_splits: int, seed: int) -> torch.Tensor:
+    """(B, S, kmax) draws without replacement from each map's M_i negatives (``negv`` padded):
+    the first kmax of a random permutation per split (the kmax smallest random keys); each map
+    draws from its own stream seeded with ``seed``."""
+    keys = torch.full((negv.shape[0], n_splits, negv.shape[1]), 2.0, dtype=torch.float64, device=negv.device)
+    for i, mi in enumerate(m.tolist()):  # each map its own stream from `seed`; padding (2.0) sorts last
+        g = _generator(negv.device, seed)
+        keys[i, :, :mi] = torch.rand((n_splits, mi), generator=g, device=negv.device, dtype=torch.float64)
+    order = torch.topk(keys, min(kmax, keys.shape[2]), dim=2, largest=False, sorted=True).indices
+    if order.shape[2] < kmax:  # fewer other fixated pixels than fixated pixels in every map
+        order = torch.cat([order, order[..., :1].expand(-1, -1, kmax - order.shape[2])], 2)
+    return torch.gather(negv[:, None, :].expand(-1, n_splits, -1), 2, order)
+
+
+def _shuffled_splits_torch(p: torch.Tensor, c: torch.Tensor, o: torch.Tensor, n_splits: int, step: float,
+                           seed: int) -> torch.Tensor:  # fmt: skip
+    """MIT's shuffled AUC on the device: of min-max normalised (B, N) maps ``p``, the fixated pixels
+    against as many other fixated pixels per split, at fixed thresholds."""
     pos, _, k = _padded(p, c > 0, -1.0)
     kmax = pos.shape[1]
     pos_ok = torch.arange(kmax, device=p.device)[None, :] < k[:, None]
     negv, _, m = _padded(p, o > 0, -1.0)
-    keys = torch.full((p.shape[0], n_splits, negv.shape[1]), 2.0, dtype=torch.float64, device=p.device)
-    for i, mi in enumerate(m.tolist()):  # each map its own stream from `seed`; padding (2.0) sorts last
-        g = _generator(p.device, seed)
-        keys[i, :, :mi] = torch.rand((n_splits, mi), generator=g, device=p.device, dtype=torch.float64)
-    # the first kmax of a random permutation: the kmax smallest random keys
-    order = torch.topk(keys, min(kmax, keys.shape[2]), dim=2, largest=False, sorted=True).indices
+    neg = _split_negatives(negv, m, kmax, n_splits, seed)
     take = torch.minimum(k, m)
-    if order.shape[2] < kmax:  # fewer other fixated pixels than fixated pixels in every map
-        order = torch.cat([order, order[..., :1].expand(-1, -1, kmax - order.shape[2])], 2)
-    neg = torch.gather(negv[:, None, :].expand(-1, n_splits, -1), 2, order)
     neg_ok = (torch.arange(kmax, device=p.device)[None, None, :] < take[:, None, None]).expand_as(neg)
-    return b.out(_threshold_auc(pos, pos_ok, neg, neg_ok, step).to(b.maps.dtype))
+    return _threshold_auc(pos, pos_ok, neg, neg_ok, step)

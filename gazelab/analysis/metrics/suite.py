@@ -7,7 +7,7 @@ NSS, CC, KLD, SIM, AUC-Judd and (pysaliency convention) shuffled AUC share their
    they need: sums, sums of squares, minima, maxima, the dot product of map and reference;
 2. a second pass, only for KLD, SIM and AUC-Judd, reads each map again while it is still in the
    cache and feeds all three from the same block: the KLD terms, the SIM minima, and the
-   histogram of the map's values over 1024 buckets that counts the pixels above each AUC-Judd
+   histogram of the map's values over 1024 to 16384 buckets that counts the pixels above each AUC-Judd
    threshold (the few pixels in a threshold's own bucket are compared exactly);
 3. the values at the fixations are gathered once and serve NSS, AUC-Judd and shuffled AUC.
 
@@ -52,8 +52,10 @@ __all__ = ["DEFAULT_SUITE", "score"]
 DEFAULT_SUITE = ("nss", "cc", "kld", "sim", "auc_judd", "auc_shuffled")
 #: Pixels per work unit: a unit's temporaries stay in the L2 cache.
 _UNIT = 65536
-#: Value buckets of the AUC-Judd histogram (per map, between its minimum and maximum).
-_BUCKETS = 1024
+#: Value buckets of the AUC-Judd histogram (per map, between its minimum and maximum): a power of
+#: two with about 32 pixels per bucket, within these bounds, so that few pixels share a threshold's
+#: buckets and need an exact comparison while the histogram stays small.
+_BUCKETS = (1024, 16384)
 
 
 def _units(n_maps: int, n_px: int) -> Iterator[tuple[slice, slice]]:
@@ -188,6 +190,12 @@ class _Fixed:
     u_vals: np.ndarray
 
 
+def _take(a: np.ndarray, rows: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """Values ``a[rows, flat]`` of a (B, N) batch as float64 (one flat gather where ``a`` is contiguous)."""
+    vals = np.take(a.reshape(-1), rows * a.shape[1] + flat) if a.flags.c_contiguous else a[rows, flat]
+    return vals.astype(np.float64, copy=False)
+
+
 def _fixed(a: np.ndarray, fix: list[_Fix], *, unique: bool = True) -> _Fixed:
     n = a.shape[1]
     rows = np.repeat(np.arange(len(fix)), [len(f.flat) for f in fix])
@@ -196,7 +204,7 @@ def _fixed(a: np.ndarray, fix: list[_Fix], *, unique: bool = True) -> _Fixed:
         weights = None
     else:
         weights = np.concatenate([np.ones(len(f.flat)) if f.weights is None else f.weights for f in fix])
-    vals = a[rows, flat].astype(np.float64)
+    vals = _take(a, rows, flat)
     if not unique:
         return _Fixed(rows, flat, weights, vals, *(np.zeros(0),) * 4)
     if weights is None:
@@ -205,7 +213,7 @@ def _fixed(a: np.ndarray, fix: list[_Fix], *, unique: bool = True) -> _Fixed:
     else:  # count maps: the pixels are already distinct
         key, count = rows * n + flat, weights
     u_rows, u_flat = np.divmod(key, n)
-    return _Fixed(rows, flat, weights, vals, u_rows, u_flat, count, a[u_rows, u_flat].astype(np.float64))
+    return _Fixed(rows, flat, weights, vals, u_rows, u_flat, count, _take(a, u_rows, u_flat))
 
 
 # -- the second pass: KLD, SIM and the AUC-Judd histogram -----------------------------------------------
@@ -247,17 +255,18 @@ class _Judd:
     key_scale: np.ndarray
     seed: int
     delta: np.ndarray  # (B,) jitter size
-    reg_start: np.ndarray  # (B * _BUCKETS,) first registration of each (map, bucket), CSR
+    reg_start: np.ndarray  # (B * nb,) first registration of each (map, bucket), CSR
     reg_count: np.ndarray
-    reg_any: np.ndarray  # (B, _BUCKETS) bool: buckets holding a threshold (a small table per map)
+    reg_any: np.ndarray  # (B, nb) bool: buckets holding a threshold (a small table per map)
     reg_j: np.ndarray  # thresholds by (map, bucket)
-    hist: np.ndarray  # (B, _BUCKETS) pixels per bucket
+    hist: np.ndarray  # (B, nb) pixels per bucket
     ge: np.ndarray  # (J,) pixels in a threshold's own buckets counted above it
+    nb: int  # buckets per map
 
     def keys(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Bucket of values ``x`` of maps ``rows``: the pixels' formula (float32, monotone in x), clipped."""
         k = np.floor((x.astype(np.float32) - self.key_lo[rows]) * self.key_scale[rows])
-        return np.clip(k, 0, _BUCKETS - 1).astype(np.int64)
+        return np.clip(k, 0, self.nb - 1).astype(np.int64)
 
 
 def _noise(seed: int, idx: np.ndarray) -> np.ndarray:
@@ -268,6 +277,7 @@ def _noise(seed: int, idx: np.ndarray) -> np.ndarray:
 
 def _judd_setup(st: _Stats, fx: _Fixed, *, jitter: bool, seed: int) -> _Judd:
     b = len(st.p_min)
+    nb = min(_BUCKETS[1], max(_BUCKETS[0], 1 << max(0, (st.n // 32).bit_length() - 1)))
     rng = st.p_max - st.p_min
     delta = np.where(rng > 0, JITTER * rng, JITTER) if jitter else np.zeros(b)
     rows, v = fx.u_rows, fx.u_vals
@@ -278,18 +288,18 @@ def _judd_setup(st: _Stats, fx: _Fixed, *, jitter: bool, seed: int) -> _Judd:
     lo32 = st.p_min.astype(np.float32)
     rng32 = st.p_max.astype(np.float32) - lo32
     with np.errstate(divide="ignore"):
-        scale = np.where(rng32 > 0, np.float32(_BUCKETS * (1.0 - 2.0**-12)) / rng32, np.float32(0.0))
+        scale = np.where(rng32 > 0, np.float32(nb * (1.0 - 2.0**-12)) / rng32, np.float32(0.0))
     jd = _Judd(rows, v - d, v + d, t, lo32, scale.astype(np.float32), seed, delta, *(np.zeros(0, np.int64),) * 4,
-               np.zeros((b, _BUCKETS), np.int64), np.zeros(len(v), np.int64))  # fmt: skip
+               np.zeros((b, nb), np.int64), np.zeros(len(v), np.int64), nb)  # fmt: skip
     k_lo, k_hi = jd.keys(jd.lo, rows), jd.keys(jd.hi, rows)
     span = k_hi - k_lo + 1
     reg_j = np.repeat(np.arange(len(v)), span)
-    reg_key = rows[reg_j] * _BUCKETS + k_lo[reg_j] + (np.arange(len(reg_j)) - np.repeat(np.cumsum(span) - span, span))
+    reg_key = rows[reg_j] * nb + k_lo[reg_j] + (np.arange(len(reg_j)) - np.repeat(np.cumsum(span) - span, span))
     order = np.argsort(reg_key, kind="stable")
     jd.reg_j, reg_key = reg_j[order], reg_key[order]
-    jd.reg_count = np.bincount(reg_key, minlength=b * _BUCKETS)
+    jd.reg_count = np.bincount(reg_key, minlength=b * nb)
     jd.reg_start = np.cumsum(jd.reg_count) - jd.reg_count
-    jd.reg_any = (jd.reg_count > 0).reshape(b, _BUCKETS)
+    jd.reg_any = (jd.reg_count > 0).reshape(b, nb)
     return jd
 
 
@@ -301,14 +311,14 @@ def _judd_unit(jd: _Judd, p: np.ndarray, rows: slice, cols: slice) -> None:
     k *= jd.key_scale[r, None]
     key = k.astype(np.intp)
     if len(r) > 1:
-        key += (r * _BUCKETS)[:, None] - rows.start * _BUCKETS
+        key += (r * jd.nb)[:, None] - rows.start * jd.nb
     key = key.ravel()
-    jd.hist[rows] += np.bincount(key, minlength=len(r) * _BUCKETS).reshape(len(r), _BUCKETS)
+    jd.hist[rows] += np.bincount(key, minlength=len(r) * jd.nb).reshape(len(r), jd.nb)
     table = jd.reg_any[rows].ravel()  # bool: flatnonzero on it is fast
     near = np.flatnonzero(np.take(table, key))
     if not len(near):
         return
-    comp = key[near] + rows.start * _BUCKETS
+    comp = key[near] + rows.start * jd.nb
     vals = p.ravel()[near]
     pix = np.asarray(near % p.shape[1] + cols.start)
     start, count = jd.reg_start[comp], jd.reg_count[comp]
@@ -323,7 +333,7 @@ def _judd_unit(jd: _Judd, p: np.ndarray, rows: slice, cols: slice) -> None:
             if jit is None:
                 jit = np.full(len(vals), np.nan)
             need = ok[band][np.isnan(jit[ok[band]])]
-            jit[need] = vals[need] + jd.delta[comp[need] // _BUCKETS] * _noise(jd.seed, pix[need])
+            jit[need] = vals[need] + jd.delta[comp[need] // jd.nb] * _noise(jd.seed, pix[need])
             above[band] = jit[ok[band]] >= jd.t[j[band]]
         jd.ge += np.bincount(j[above], minlength=len(jd.ge))
 
@@ -420,11 +430,13 @@ def _kld_fast(dp: _Affine, dg: _Affine) -> bool:
     return not (dp.shift.any() or dg.shift.any() or dp.uniform.any() or dg.uniform.any())
 
 
-def _kld_fast_unit(p: np.ndarray, r: np.ndarray, dp: _Affine, dg: _Affine, rows: slice, mit: bool) -> np.ndarray:
+def _kld_fast_unit(
+    p: np.ndarray, r: np.ndarray, dp: _Affine, dg: _Affine, rows: slice, mit: bool, exact_p: bool = False
+) -> np.ndarray:
     """The unit's share of S, with KLD = ln k + S / s_G (k = s_P / s_G; s the maps' sums, plus n m).
 
     MIT: G/s_G ln(eps + (G/s_G) / (P/s_P + eps)) = G/s_G [ln k + ln(G / (P + eps s_P) + eps / k)];
-    pysaliency: (G + m)/s_G [ln k + ln((G + m) / (P + m))].
+    pysaliency: (G + m)/s_G [ln k + ln((G + m) / (P + m))]; ``exact_p``: P + m rounds to P everywhere.
     """
     sp, sg = 1.0 / dp.scale[rows, None], 1.0 / dg.scale[rows, None]
     if mit:
@@ -433,9 +445,12 @@ def _kld_fast_unit(p: np.ndarray, r: np.ndarray, dp: _Affine, dg: _Affine, rows:
         x += MIT_EPS * sg / sp
         g = r
     else:
-        x = p + dp.minimum
         g = r + dg.minimum
-        np.divide(g, x, out=x)
+        if exact_p:  # p + m == p for every pixel: one pass less
+            x = np.divide(g, p)
+        else:
+            x = p + dp.minimum
+            np.divide(g, x, out=x)
     np.log(x, out=x)
     return _rowdot(g, x)
 
@@ -467,6 +482,8 @@ def _second_pass(
     norms = _map_pair_setup(st, names, convention) if g is not None and names & {"kld", "sim"} else {}
     out = _Second(*(np.zeros(a.shape[0]) if m in norms else None for m in ("kld", "sim")))
     fast_kld = "kld" in norms and _kld_fast(*norms["kld"])
+    # pysaliency's m = 1e-20 is below half a unit in the last place of every value above 2**55 m
+    exact_p = fast_kld and bool(norms["kld"][0].minimum) and bool((st.p_min > 2.0**55 * norms["kld"][0].minimum).all())
     fast_sim = "sim" in norms and _sim_fast(*norms["sim"], st.n)
     for rows, cols in _units(*a.shape):
         p = _as64(a[rows, cols])
@@ -476,7 +493,7 @@ def _second_pass(
             continue
         r = _as64(g[rows, cols])
         if fast_kld:
-            out.kld[rows] += _kld_fast_unit(p, r, *norms["kld"], rows, convention == "mit")
+            out.kld[rows] += _kld_fast_unit(p, r, *norms["kld"], rows, convention == "mit", exact_p)
         elif "kld" in norms:
             out.kld[rows] += _kld_unit(p, r, *norms["kld"], rows, st.n, convention == "mit")
         if fast_sim:
@@ -492,31 +509,40 @@ def _second_pass(
 
 
 # -- shuffled AUC (pysaliency: the exact ROC against other stimuli's fixations) ---------------------------
+def _padded_rows(rows: np.ndarray, vals: np.ndarray, b: int, fill: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entries sorted by map row, left-aligned per row in a (B, max count) array (``fill`` beyond;
+    a view of ``vals`` where every row is full); also each entry's column and the count per row."""
+    m = np.bincount(rows, minlength=b)
+    col = np.arange(len(rows)) - (np.cumsum(m) - m)[rows]
+    width = max(int(m.max()), 1)
+    if len(vals) == b * width:  # as many entries in every row: a view, no padding
+        return vals.reshape(b, width), col, m
+    out = np.full((b, width), fill)
+    out.reshape(-1)[rows * width + col] = vals
+    return out, col, m
+
+
+def _negatives(ox: _Fixed, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """The other fixations' values per map, sorted (+inf padding), and the cumulative weight below
+    each position (B, M + 1)."""
+    neg, col, m = _padded_rows(ox.rows, ox.vals, b, np.inf)
+    if ox.weights is None:  # one each: the weight below position i is i (up to the row's count)
+        neg.sort(1)
+        return neg, np.minimum(np.arange(neg.shape[1] + 1.0)[None, :], m[:, None])
+    wneg = np.zeros(neg.shape)
+    wneg[ox.rows, col] = ox.weights
+    order = np.argsort(neg, 1, kind="stable")
+    cw = np.cumsum(np.take_along_axis(wneg, order, 1), 1)
+    return np.take_along_axis(neg, order, 1), np.concatenate([np.zeros((b, 1)), cw], 1)
+
+
 def _shuffled_exact(a: np.ndarray, fx: _Fixed, others: list[_Fix]) -> np.ndarray:
     """Weighted Mann-Whitney AUC (ties 1/2) of the values at the fixations against those at the others'."""
     b = a.shape[0]
-    ox = _fixed(a, others, unique=False)
-    m = np.bincount(ox.rows, minlength=b)
-    mmax = max(int(m.max()), 1)
-    pos_o = np.arange(len(ox.rows)) - (np.cumsum(m) - m)[ox.rows]
-    neg = np.full((b, mmax), np.inf)
-    neg[ox.rows, pos_o] = ox.vals
-    wneg = np.zeros((b, mmax))
-    wneg[ox.rows, pos_o] = 1.0 if ox.weights is None else ox.weights
-    if ox.weights is None:
-        neg.sort(1)
-        cw = np.concatenate([np.zeros((b, 1)), np.cumsum(wneg, 1)], 1)
-    else:
-        order = np.argsort(neg, 1, kind="stable")
-        neg = np.take_along_axis(neg, order, 1)
-        cw = np.concatenate([np.zeros((b, 1)), np.cumsum(np.take_along_axis(wneg, order, 1), 1)], 1)
-    k = np.bincount(fx.rows, minlength=b)
-    kmax = max(int(k.max()), 1)
-    pos_i = np.arange(len(fx.rows)) - (np.cumsum(k) - k)[fx.rows]
-    pos = np.zeros((b, kmax))
-    pos[fx.rows, pos_i] = fx.vals
-    wpos = np.zeros((b, kmax))
-    wpos[fx.rows, pos_i] = 1.0 if fx.weights is None else fx.weights
+    neg, cw = _negatives(_fixed(a, others, unique=False), b)
+    pos, col, _ = _padded_rows(fx.rows, fx.vals, b, 0.0)
+    wpos = np.zeros(pos.shape)
+    wpos[fx.rows, col] = 1.0 if fx.weights is None else fx.weights
     tn, tp = torch.from_numpy(neg), torch.from_numpy(pos)
     below = np.take_along_axis(cw, torch.searchsorted(tn, tp, right=False).numpy(), 1)
     upto = np.take_along_axis(cw, torch.searchsorted(tn, tp, right=True).numpy(), 1)

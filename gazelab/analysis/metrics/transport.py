@@ -10,6 +10,7 @@ import torch
 
 from gazelab.analysis.metrics._base import (
     _density,
+    _doc,
     _reference,
     _saliency,
     _same_map,
@@ -48,6 +49,7 @@ def _emd_exact(p: np.ndarray, q: np.ndarray, cost: np.ndarray) -> float:
     return float(res.fun)
 
 
+@_doc
 def emd(saliency: Any, reference: Any, *, downsample: int = 32) -> Any:
     r"""Earth mover's distance (Rubner et al. 2000) between the prediction and the human map.
 
@@ -67,14 +69,11 @@ def emd(saliency: Any, reference: Any, *, downsample: int = 32) -> Any:
 
     Parameters
     ----------
-    saliency : array or tensor, shape (H, W) or (B, H, W)
-    reference : array or tensor, shape like ``saliency``
+    {{map_params}}
     downsample : int, optional
         Reduction factor (default 32, as MIT); 1 keeps full resolution (slow beyond ~30x30).
 
-    Returns
-    -------
-    float or 1-D array/tensor of length B
+    {{returns}}
         In downsampled px (multiply by ``downsample`` for approximate image px).
 
     Examples
