@@ -51,7 +51,12 @@ _COLUMNS = ("epoch", "world_size", "train_items", "train_loss", "val_teacher_top
 @click.option("--warmup-epochs", type=float, default=None, help="[1.0]")
 @click.option("--epochs", type=int, default=None, help="[5]")
 @click.option("--batch-size", type=int, default=None, help="Images per step and process. [16]")
-@click.option("--lr", type=float, default=None, help="Adam learning rate. [0.001]")
+@click.option(
+    "--lr",
+    type=float,
+    default=None,
+    help="Adam learning rate. [1e-5 for pretrained trunks (efficientnet_lite0, --weights), else 1e-3]",
+)
 @click.option("--input-size", type=int, default=None, help="Images and maps resized to this square, px. [128]")
 @click.option(
     "--labels",

@@ -140,3 +140,12 @@ def test_distillation_alone_leaves_a_kept_model_unchanged(task, tmp_path):
     assert all(torch.equal(v, after[k]) for k, v in fresh.items())
     last = res.history.iloc[-1]
     assert last["val_teacher_top1"] == 1.0 and last["val_teacher_kl"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_default_learning_rate_keeps_pretrained_trunks():
+    assert AlignConfig(model="efficientnet_lite0").learning_rate == 1e-5
+    assert AlignConfig(model="resnet18", weights="w.pt").learning_rate == 1e-5
+    assert AlignConfig(model="resnet18").learning_rate == 1e-3
+    assert AlignConfig(model="efficientnet_lite0", lr=3e-4).learning_rate == 3e-4
+    with pytest.raises(ParameterError, match="lr"):
+        AlignConfig(lr=0.0).check()
