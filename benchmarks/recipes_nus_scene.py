@@ -18,10 +18,13 @@ CC from epoch 0; the centre bias (fitted on the training stimuli) and the inter-
 images. Every number is a mean over seeds with a 95 % t-interval, whatever the result::
 
     gazelab import nus-scene ../shared/data/nus-scene --out /tmp/scene.h5
-    python benchmarks/recipes_nus_scene.py --dataset /tmp/scene.h5 --seeds 3
+    python benchmarks/recipes_nus_scene.py --dataset /tmp/scene.h5 --seeds 3 --jobs 3 \
+        --train-limit 160 --val-limit 80 --lr 1e-5
 
-Writes ``out/experiments/recipes/{results,summary}.csv`` and ``summary.md``; the last line is the
-best recipe's CC change at its teacher agreement.
+``--jobs N`` runs N seeds at once, each in its own process (the cores' threads shared out).
+Writes ``results-seed<k>.csv`` per seed, ``results.csv``, ``summary.csv`` and ``summary.md`` to
+``--out`` (default ``out/experiments/recipes``); the last line is the CC change (with its interval)
+of the best recipe among those keeping teacher top-1 >= 0.95.
 """
 
 from __future__ import annotations
@@ -108,7 +111,7 @@ def baselines(dataset: Path, cfg: AlignConfig) -> dict[str, float]:
 
 
 def run_seed(
-    seed: int, dataset: Path, base: AlignConfig, lam: float, only: list[str] | None, threads: int
+    seed: int, dataset: Path, out: Path, base: AlignConfig, lam: float, only: list[str] | None, threads: int
 ) -> list[dict]:
     """Every recipe (and the baselines) of one seed; one row each."""
     torch.set_num_threads(threads)
@@ -117,7 +120,7 @@ def run_seed(
         if only and name not in only:
             continue
         t0 = time.perf_counter()
-        res = align(dataset, OUT / f"{name}-seed{seed}", cfg, resume=True, progress=False)
+        res = align(dataset, out / f"{name}-seed{seed}", cfg, resume=True, progress=False)
         h = res.history
         last = h.iloc[-1]
         row = {"recipe": name, "seed": seed, **{k: float(last[k]) for k in h.columns if k.startswith("val_")}}
@@ -130,30 +133,24 @@ def run_seed(
         rows.append(row)
         print(f"{name} seed {seed}: " + ", ".join(f"{m} {row[m]:.3f}" for m in METRICS), flush=True)
     rows.append({"recipe": "baselines", "seed": seed, **baselines(dataset, replace(base, seed=seed))})
-    pd.DataFrame(rows).to_csv(OUT / f"results-seed{seed}.csv", index=False)
+    pd.DataFrame(rows).to_csv(out / f"results-seed{seed}.csv", index=False)
     return rows
 
 
 def run(
-    dataset: Path, base: AlignConfig, lam: float, seeds: list[int], only: list[str] | None, jobs: int
+    dataset: Path, out: Path, base: AlignConfig, lam: float, seeds: list[int], only: list[str] | None, jobs: int
 ) -> pd.DataFrame:
     """All seeds, ``jobs`` of them at a time in their own processes (threads shared out)."""
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+    one_seed = partial(run_seed, dataset=dataset, out=out, base=base, lam=lam, only=only, threads=threads)
     if jobs <= 1:
-        per_seed = [run_seed(s, dataset, base, lam, only, threads) for s in seeds]
+        per_seed = [one_seed(s) for s in seeds]
     else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_set_out, initargs=(OUT,)) as pool:
-            one_seed = partial(run_seed, dataset=dataset, base=base, lam=lam, only=only, threads=threads)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             per_seed = list(pool.map(one_seed, seeds))
     df = pd.DataFrame([row for rows in per_seed for row in rows])
-    df.to_csv(OUT / "results.csv", index=False)
+    df.to_csv(out / "results.csv", index=False)
     return df
-
-
-def _set_out(out: Path) -> None:
-    global OUT
-    OUT = out
 
 
 #: The baselines' rows: scored as the models are (all observers' map at ``input_size`` px), and
@@ -206,9 +203,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="results folder (default out/experiments/recipes)")
     ap.add_argument("--jobs", type=int, default=1, help="seeds run at once, each in its own process")
     args = ap.parse_args()
-    global OUT
-    OUT = args.out or OUT
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = args.out or OUT
+    out.mkdir(parents=True, exist_ok=True)
     base = AlignConfig(
         model="efficientnet_lite0",
         attention="cam",
@@ -223,10 +219,10 @@ def main() -> None:
         train_limit=args.train_limit,
         val_limit=args.val_limit,
     )
-    df = run(args.dataset, base, args.lam, list(range(args.seeds)), args.only, args.jobs)
+    df = run(args.dataset, out, base, args.lam, list(range(args.seeds)), args.only, args.jobs)
     summary, table = summarise(df)
-    summary.to_csv(OUT / "summary.csv", index=False)
-    (OUT / "summary.md").write_text(table + "\n")
+    summary.to_csv(out / "summary.csv", index=False)
+    (out / "summary.md").write_text(table + "\n")
     print(table)
     kept = summary[summary["val_teacher_top1"] >= 0.95]
     centre_auc = float(df.loc[df["recipe"] == "baselines", "centre_auc_judd"].mean())

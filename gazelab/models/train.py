@@ -487,6 +487,7 @@ def _prepare(dataset: Path, out: Path, cfg: AlignConfig, ctx: D.Context, resume:
     train, val, classes = _load_splits(dataset, cfg, show)
     if cfg.labels == "auto":
         cfg = replace(cfg, labels="dataset" if classes else "teacher")
+    cfg = replace(cfg, lr=cfg.learning_rate)  # the rate used, in config.json and the checkpoint
     torch.manual_seed(cfg.seed)
     model = _build(cfg, n_classes=_n_classes(cfg, classes)).to(ctx.device)
     teacher, teacher_val = _teacher(model, val, cfg, ctx.device)
@@ -497,7 +498,7 @@ def _prepare(dataset: Path, out: Path, cfg: AlignConfig, ctx: D.Context, resume:
         out,
         model,
         D.wrap(model, ctx),
-        torch.optim.Adam(model.param_groups(cfg.learning_rate), lr=cfg.learning_rate, weight_decay=cfg.weight_decay),
+        torch.optim.Adam(model.param_groups(cfg.lr), lr=cfg.lr, weight_decay=cfg.weight_decay),
         scaler,
         LambdaSchedule(cfg.lam, cfg.lambda_schedule, cfg.warmup_epochs),
         train,

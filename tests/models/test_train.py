@@ -1,5 +1,7 @@
 """Alignment training: it lowers the alignment loss, resumes exactly, refuses to overwrite, logs per epoch."""
 
+import json
+
 import pandas as pd
 import pytest
 import torch
@@ -142,10 +144,12 @@ def test_distillation_alone_leaves_a_kept_model_unchanged(task, tmp_path):
     assert last["val_teacher_top1"] == 1.0 and last["val_teacher_kl"] == pytest.approx(0.0, abs=1e-6)
 
 
-def test_default_learning_rate_keeps_pretrained_trunks():
+def test_default_learning_rate_keeps_pretrained_trunks(task, tmp_path):
     assert AlignConfig(model="efficientnet_lite0").learning_rate == 1e-5
     assert AlignConfig(model="resnet18", weights="w.pt").learning_rate == 1e-5
     assert AlignConfig(model="resnet18").learning_rate == 1e-3
     assert AlignConfig(model="efficientnet_lite0", lr=3e-4).learning_rate == 3e-4
     with pytest.raises(ParameterError, match="lr"):
         AlignConfig(lr=0.0).check()
+    align(task, tmp_path / "run", _cfg(lr=None, epochs=1), progress=False)  # the rate used is recorded
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["lr"] == 1e-3
