@@ -87,6 +87,18 @@ def load_before(rev: str):
     return mod
 
 
+def make_inputs(n: int, seed: int):
+    """The benchmark's maps, references (H x W float64) and fixations: (maps, refs, xs, ys, (n, K, 2)
+    points, the other maps' points per map)."""
+    rng = np.random.default_rng(seed)
+    maps = np.stack([np.clip(zoom(rng.uniform(0, 1, (12, 16)), 40, order=1), 0, None) for _ in range(n)])
+    refs = np.stack([np.clip(zoom(rng.uniform(0, 1, (12, 16)), 40, order=1), 0, None) ** 3 for _ in range(n)])
+    xs, ys = rng.uniform(0, W, (n, K)), rng.uniform(0, H, (n, K))
+    pts = np.stack([xs, ys], -1)  # (n, K, 2) (x, y) px
+    others = [np.delete(pts.reshape(-1, 2), slice(i * K, (i + 1) * K), axis=0) for i in range(n)]
+    return maps, refs, xs, ys, pts, others
+
+
 def timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
@@ -164,12 +176,7 @@ def main() -> None:
     before = load_before(args.before) if args.before else None
 
     n = args.maps
-    rng = np.random.default_rng(args.seed)
-    maps = np.stack([np.clip(zoom(rng.uniform(0, 1, (12, 16)), 40, order=1), 0, None) for _ in range(n)])
-    refs = np.stack([np.clip(zoom(rng.uniform(0, 1, (12, 16)), 40, order=1), 0, None) ** 3 for _ in range(n)])
-    xs, ys = rng.uniform(0, W, (n, K)), rng.uniform(0, H, (n, K))
-    pts = np.stack([xs, ys], -1)  # (n, K, 2) (x, y) px
-    others = [np.delete(pts.reshape(-1, 2), slice(i * K, (i + 1) * K), axis=0) for i in range(n)]
+    maps, refs, xs, ys, pts, others = make_inputs(n, args.seed)
     print(f"# bench_metrics: {n} maps of {H}x{W} float64 (2.4 MB each), {K} fixations each")
     print(
         f"torch {torch.__version__} ({torch.get_num_threads()} thread, {limits}), numpy {np.__version__}, "

@@ -6,9 +6,11 @@ NSS, CC, KLD, SIM, AUC-Judd and (pysaliency convention) shuffled AUC share their
 1. one streamed pass over the maps (and the reference maps) gathers every per-map statistic
    they need: sums, sums of squares, minima, maxima, the dot product of map and reference;
 2. a second pass, only for KLD, SIM and AUC-Judd, reads each map again while it is still in the
-   cache and feeds all three from the same block: the KLD terms, the SIM minima, and the
-   histogram of the map's values over 1024 to 16384 buckets that counts the pixels above each AUC-Judd
-   threshold (the few pixels in a threshold's own bucket are compared exactly);
+   cache and feeds all three from the same block: the KLD terms, the SIM minima, and AUC-Judd's
+   sum over pixels of a table value per bucket of the map's values (1024 to 16384 buckets): the ROC
+   area is linear in the pixel counts above the thresholds, so each pixel adds the coefficients of
+   the thresholds below its bucket, and the few pixels in a threshold's own bucket are compared
+   with it exactly, all at once after the pass;
 3. the values at the fixations are gathered once and serve NSS, AUC-Judd and shuffled AUC.
 
 Both passes walk the batch in work units of about 64k pixels (part of a map, or several small
@@ -22,7 +24,7 @@ EMD, top-k IoU) and inputs on a GPU are computed by their own functions.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -245,7 +247,16 @@ def _densities(lo: np.ndarray, total: np.ndarray, n: int, *, to_min: bool, minim
 
 @dataclass
 class _Judd:
-    """AUC-Judd thresholds (one per distinct fixated pixel) and their exact pixel counts."""
+    """AUC-Judd thresholds (one per distinct fixated pixel), the ROC's linear coefficients and what
+    the pass accumulates.
+
+    The trapezoid under the ROC points (FP_j, TP_j) is linear in the false-positive rates, so
+    AUC = const + sum_j coef_j FP_j with coefficients that depend on the thresholds alone; and
+    sum_j coef_j (pixels >= t_j) = sum over pixels of the coefficients of the thresholds at or below
+    the pixel. The pass therefore adds up, per pixel, one value of a table indexed by the pixel's
+    bucket (the thresholds wholly below the bucket); only pixels in a bucket that holds a threshold
+    are compared with it exactly (their table value is flagged by ``_FLAG``).
+    """
 
     rows: np.ndarray  # (J,) map row of each threshold
     lo: np.ndarray  # band [lo, hi) within which the jitter decides; lo == hi without jitter
@@ -255,18 +266,26 @@ class _Judd:
     key_scale: np.ndarray
     seed: int
     delta: np.ndarray  # (B,) jitter size
-    reg_start: np.ndarray  # (B * nb,) first registration of each (map, bucket), CSR
-    reg_count: np.ndarray
-    reg_any: np.ndarray  # (B, nb) bool: buckets holding a threshold (a small table per map)
-    reg_j: np.ndarray  # thresholds by (map, bucket)
-    hist: np.ndarray  # (B, nb) pixels per bucket
-    ge: np.ndarray  # (J,) pixels in a threshold's own buckets counted above it
+    coef: np.ndarray  # (J,) each threshold's coefficient (<= 0) of its pixel count
+    const: np.ndarray  # (B,) the ROC area's constant part
+    pix_ge: np.ndarray  # (J,) fixated pixels at or above each threshold (not negatives)
     nb: int  # buckets per map
+    reg_start: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (B * nb,) CSR of the
+    reg_count: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # thresholds by (map, bucket)
+    reg_j: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    table: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (B * nb,) sum of coef below each bucket
+    total: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (B,) sum over pixels of coef at or below
+    ge: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (J,) own-bucket pixels above
+    near: list = field(default_factory=list)  # (values, map bucket, pixel index) of the threshold buckets' pixels
 
     def keys(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Bucket of values ``x`` of maps ``rows``: the pixels' formula (float32, monotone in x), clipped."""
         k = np.floor((x.astype(np.float32) - self.key_lo[rows]) * self.key_scale[rows])
         return np.clip(k, 0, self.nb - 1).astype(np.int64)
+
+
+#: Added to the table value of a bucket that holds a threshold (table values lie in [-1, 0]).
+_FLAG = -2.0
 
 
 def _noise(seed: int, idx: np.ndarray) -> np.ndarray:
@@ -275,7 +294,39 @@ def _noise(seed: int, idx: np.ndarray) -> np.ndarray:
     return noise(seed, idx)
 
 
-def _judd_setup(st: _Stats, fx: _Fixed, *, jitter: bool, seed: int) -> _Judd:
+def _roc_coefficients(t: np.ndarray, w: np.ndarray, rows: np.ndarray, b: int):
+    """Coefficients of the trapezoid over the ROC points in the false-positive rates.
+
+    Points: (0, 0), then (FP_j, TP_j) by descending threshold, then (1, 1); TP_j is the fixation
+    weight at or above t_j. The area sum_i (x_i+1 - x_i)(y_i + y_i+1) / 2 has coefficient
+    (y_i-1 - y_i+1) / 2 for each inner x_i and (y_last + 1) / 2 for the final x = 1.
+    Returns (coef (J,), const (B,), fixated thresholds at or above each (J,), thresholds per map (B,)).
+    """
+    k = np.bincount(rows, minlength=b)
+    kmax = max(int(k.max()) if len(k) else 0, 1)
+    pos = np.arange(len(rows)) - (np.cumsum(k) - k)[rows]
+    t_pad = np.full((b, kmax), np.inf)
+    t_pad[rows, pos] = t
+    w_pad = np.zeros((b, kmax))
+    w_pad[rows, pos] = w
+    order = np.argsort(t_pad, 1, kind="stable")
+    t_sorted = np.take_along_axis(t_pad, order, 1)
+    cum_w = np.concatenate([np.zeros((b, 1)), np.cumsum(np.take_along_axis(w_pad, order, 1), 1)], 1)
+    n_less = torch.searchsorted(torch.from_numpy(t_sorted), torch.from_numpy(t_pad), right=False).numpy()
+    total_w = cum_w[np.arange(b), k][:, None]
+    tp = (total_w - np.take_along_axis(cum_w, n_less, 1)) / np.where(total_w > 0, total_w, 1.0)
+    pad = np.arange(kmax)[None, :] >= k[:, None]
+    tp[pad] = 1.0  # padding: points (1, 1), which add no area
+    desc = np.argsort(np.where(pad, np.inf, -t_pad), 1, kind="stable")
+    y = np.concatenate([np.zeros((b, 1)), np.take_along_axis(tp, desc, 1), np.ones((b, 1))], 1)
+    coef_desc = (y[:, :-2] - y[:, 2:]) / 2
+    coef = np.empty_like(coef_desc)
+    np.put_along_axis(coef, desc, coef_desc, 1)
+    const = (y[:, -2] + 1) / 2 + np.where(pad, coef, 0.0).sum(1)
+    return coef[rows, pos], const, (k[:, None] - n_less)[rows, pos], k
+
+
+def _judd_setup(st: _Stats, fx: _Fixed, *, jitter: bool, seed: int, convention: str) -> _Judd:
     b = len(st.p_min)
     nb = min(_BUCKETS[1], max(_BUCKETS[0], 1 << max(0, (st.n // 32).bit_length() - 1)))
     rng = st.p_max - st.p_min
@@ -289,22 +340,33 @@ def _judd_setup(st: _Stats, fx: _Fixed, *, jitter: bool, seed: int) -> _Judd:
     rng32 = st.p_max.astype(np.float32) - lo32
     with np.errstate(divide="ignore"):
         scale = np.where(rng32 > 0, np.float32(nb * (1.0 - 2.0**-12)) / rng32, np.float32(0.0))
-    jd = _Judd(rows, v - d, v + d, t, lo32, scale.astype(np.float32), seed, delta, *(np.zeros(0, np.int64),) * 4,
-               np.zeros((b, nb), np.int64), np.zeros(len(v), np.int64), nb)  # fmt: skip
+    coef, const, pix_ge, _ = _roc_coefficients(t, np.ones(len(t)) if convention == "mit" else fx.u_count, rows, b)
+    jd = _Judd(rows, v - d, v + d, t, lo32, scale.astype(np.float32), seed, delta, coef, const, pix_ge, nb)
+    _register(jd, b)
+    return jd
+
+
+def _register(jd: _Judd, b: int) -> None:
+    """File each threshold under the buckets its band touches, and build the per-bucket table."""
+    nb, rows = jd.nb, jd.rows
     k_lo, k_hi = jd.keys(jd.lo, rows), jd.keys(jd.hi, rows)
     span = k_hi - k_lo + 1
-    reg_j = np.repeat(np.arange(len(v)), span)
+    reg_j = np.repeat(np.arange(len(rows)), span)
     reg_key = rows[reg_j] * nb + k_lo[reg_j] + (np.arange(len(reg_j)) - np.repeat(np.cumsum(span) - span, span))
     order = np.argsort(reg_key, kind="stable")
     jd.reg_j, reg_key = reg_j[order], reg_key[order]
     jd.reg_count = np.bincount(reg_key, minlength=b * nb)
     jd.reg_start = np.cumsum(jd.reg_count) - jd.reg_count
-    jd.reg_any = (jd.reg_count > 0).reshape(b, nb)
-    return jd
+    below = np.zeros((b, nb + 1))
+    np.add.at(below, (rows, k_hi + 1), jd.coef)  # a threshold is wholly below the buckets after its band
+    jd.table = np.cumsum(below[:, :nb], 1).reshape(-1)
+    jd.table[jd.reg_count > 0] += _FLAG
+    jd.total = np.zeros(b)
+    jd.ge = np.zeros(len(rows), np.int64)
 
 
 def _judd_unit(jd: _Judd, p: np.ndarray, rows: slice, cols: slice) -> None:
-    """Histogram a unit's pixels and count them exactly against the thresholds in their bucket."""
+    """Add up a unit's table values and compare the pixels in a threshold's bucket with it exactly."""
     r = np.arange(rows.start, rows.stop)
     k = p.astype(np.float32)
     k -= jd.key_lo[r, None]
@@ -312,15 +374,19 @@ def _judd_unit(jd: _Judd, p: np.ndarray, rows: slice, cols: slice) -> None:
     key = k.astype(np.intp)
     if len(r) > 1:
         key += (r * jd.nb)[:, None] - rows.start * jd.nb
-    key = key.ravel()
-    jd.hist[rows] += np.bincount(key, minlength=len(r) * jd.nb).reshape(len(r), jd.nb)
-    table = jd.reg_any[rows].ravel()  # bool: flatnonzero on it is fast
-    near = np.flatnonzero(np.take(table, key))
-    if not len(near):
+    vals = np.take(jd.table[rows.start * jd.nb : rows.stop * jd.nb], key)
+    near = np.flatnonzero(vals < _FLAG / 2)
+    jd.total[rows] += vals.sum(1)
+    if len(near):
+        jd.total[rows] -= _FLAG * np.bincount(near // p.shape[1], minlength=len(r))
+        jd.near.append((p.ravel()[near], key.ravel()[near] + rows.start * jd.nb, near % p.shape[1] + cols.start))
+
+
+def _judd_near(jd: _Judd) -> None:
+    """Count the pixels of the threshold buckets (all units' at once) above each of their bucket's thresholds."""
+    if not jd.near:
         return
-    comp = key[near] + rows.start * jd.nb
-    vals = p.ravel()[near]
-    pix = np.asarray(near % p.shape[1] + cols.start)
+    vals, comp, pix = (np.concatenate(x) for x in zip(*jd.near, strict=True))
     start, count = jd.reg_start[comp], jd.reg_count[comp]
     jit = None
     for m in range(int(count.max())):
@@ -338,39 +404,14 @@ def _judd_unit(jd: _Judd, p: np.ndarray, rows: slice, cols: slice) -> None:
         jd.ge += np.bincount(j[above], minlength=len(jd.ge))
 
 
-def _judd_finish(jd: _Judd, fx: _Fixed, n: int, convention: str) -> np.ndarray:
-    """AUC-Judd of every map from its threshold counts (trapezoid over the ROC points)."""
-    b = jd.hist.shape[0]
-    rows = jd.rows
-    k_hi = jd.keys(jd.hi, rows)
-    above_bucket = np.cumsum(jd.hist[:, ::-1], 1)[:, ::-1]  # pixels in bucket >= b
-    above_bucket = np.concatenate([above_bucket, np.zeros((b, 1), np.int64)], 1)
-    ge_all = above_bucket[rows, k_hi + 1] + jd.ge
-    k = np.bincount(rows, minlength=b)
-    kmax = max(int(k.max()) if len(k) else 0, 1)
-    pos = np.arange(len(rows)) - (np.cumsum(k) - k)[rows]
-    w = np.ones(len(rows)) if convention == "mit" else fx.u_count
-    t_pad = np.full((b, kmax), np.inf)
-    t_pad[rows, pos] = jd.t
-    w_pad = np.zeros((b, kmax))
-    w_pad[rows, pos] = w
-    order = np.argsort(t_pad, 1, kind="stable")
-    t_sorted = np.take_along_axis(t_pad, order, 1)
-    cum_w = np.concatenate([np.zeros((b, 1)), np.cumsum(np.take_along_axis(w_pad, order, 1), 1)], 1)
-    n_less = torch.searchsorted(torch.from_numpy(t_sorted), torch.from_numpy(t_pad), right=False).numpy()
-    total_w = cum_w[np.arange(b), k][:, None]
-    tp = (total_w - np.take_along_axis(cum_w, n_less, 1)) / np.where(total_w > 0, total_w, 1.0)
-    pix_ge = k[:, None] - n_less
-    ge_pad = np.zeros((b, kmax))
-    ge_pad[rows, pos] = ge_all
+def _judd_finish(jd: _Judd, n: int) -> np.ndarray:
+    """AUC-Judd of every map: const + sum_j coef_j (pixels >= t_j - fixated ones) / negatives."""
+    _judd_near(jd)
+    b = len(jd.total)
+    k = np.bincount(jd.rows, minlength=b)
+    own = np.bincount(jd.rows, weights=jd.coef * (jd.ge - jd.pix_ge), minlength=b)
     with np.errstate(divide="ignore", invalid="ignore"):
-        fp = (ge_pad - pix_ge) / (n - k)[:, None]
-    pad = np.arange(kmax)[None, :] >= k[:, None]
-    tp[pad], fp[pad] = 1.0, 1.0
-    desc = np.argsort(np.where(pad, np.inf, -t_pad), 1, kind="stable")
-    tp, fp = np.take_along_axis(tp, desc, 1), np.take_along_axis(fp, desc, 1)
-    zeros, ones = np.zeros((b, 1)), np.ones((b, 1))
-    auc = np.trapezoid(np.concatenate([zeros, tp, ones], 1), np.concatenate([zeros, fp, ones], 1), axis=1)
+        auc = jd.const + (jd.total + own) / (n - k)
     return np.where(k >= n, np.nan, auc)
 
 
@@ -607,12 +648,12 @@ def _shared_pass(b: _Batch, given: dict[str, Any], shared: set[str], convention:
     fx = _fixed(a, fix) if fix is not None else None
     out: dict[str, np.ndarray] = {}
     st = _first_pass(a, g, shared) if shared - {"auc_shuffled"} else None
-    jd = _judd_setup(st, fx, jitter=jitter, seed=seed) if "auc_judd" in shared else None
+    jd = _judd_setup(st, fx, jitter=jitter, seed=seed, convention=convention) if "auc_judd" in shared else None
     if shared & {"kld", "sim", "auc_judd"}:
         second = _second_pass(a, g, st, shared, convention, jd)
         out.update({m: v for m, v in (("kld", second.kld), ("sim", second.sim)) if v is not None})
     if jd is not None:
-        out["auc_judd"] = _judd_finish(jd, fx, st.n, convention)
+        out["auc_judd"] = _judd_finish(jd, st.n)
     if "nss" in shared:
         out["nss"] = _nss(a, st, fx, convention)
     if "cc" in shared:
