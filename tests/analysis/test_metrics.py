@@ -373,6 +373,26 @@ def test_multi_block_maps_match_the_definitions(k):
         assert M.auc_judd(s, counts)[i] == pytest.approx(want, abs=0.01)  # ties broken at random
 
 
+@pytest.mark.parametrize("convention", ["mit", "pysaliency"])
+def test_auc_judd_with_jitter_is_the_definition_on_the_jittered_map(convention):
+    """Across work units, with ties everywhere: jitter is a fixed function of (seed, pixel), so the AUC
+    equals the one of the jittered map by its definition, to rounding."""
+    from gazelab.analysis.metrics._base import JITTER
+    from gazelab.analysis.metrics.roc import _noise
+
+    rng = np.random.default_rng(5)
+    s = np.round(_rand((2, 250, 300), 24), 2)  # 75,000 px: two work units; about 100 distinct values
+    idx = [rng.choice(s[0].size, 40, replace=False) for _ in range(2)]
+    counts = np.zeros(s.shape)
+    for i in range(2):
+        counts[i].ravel()[idx[i]] = 1
+    got = M.auc_judd(s, counts, convention=convention, seed=7)
+    for i in range(2):
+        p = s[i].ravel()
+        jittered = p + JITTER * (p.max() - p.min()) * _noise(7, np.arange(p.size))
+        assert got[i] == pytest.approx(_judd_brute(jittered, idx[i], np.ones(40)), abs=1e-12)
+
+
 # ---------------------------------------------------------------------------------- the suite
 @pytest.mark.parametrize("convention", ["mit", "pysaliency"])
 def test_suite_equals_each_metric_alone(convention):
