@@ -184,19 +184,36 @@ def run_probe(name, calls, want, n, repeats):
     return out
 
 
-def numpy_passes(a, g, st, maps, refs, pts, others, n, repeats):
-    """The suite's time, and that of its two numpy passes (with AUC-Judd's setup) alone."""
+def numpy_passes(a, g, maps, refs, pts, others, n, repeats):
+    """The suite's time, its first (moments) pass, and its two numpy passes with AUC-Judd's setup."""
+    fx = S._fixed(a, B._fixations_np(B._saliency(maps), pts))
 
     def passes():
         s = S._first_pass(a, g, set(SIX))
-        jd = S._judd_setup(s, S._fixed(a, B._fixations_np(B._saliency(maps), pts)), jitter=True, seed=0,
-                           convention="pysaliency")  # fmt: skip
-        S._second_pass(a, g, s, set(SIX), "pysaliency", jd)
+        S._second_pass(
+            a, g, s, set(SIX), "pysaliency", S._judd_setup(s, fx, jitter=True, seed=0, convention="pysaliency")
+        )
 
     def suite():
         M.score(maps, fixations=pts, reference=refs, other_fixations=others, metrics=SIX, convention="pysaliency")
 
-    return median_ms(suite, n, repeats), median_ms(passes, n, repeats)
+    first = median_ms(lambda: S._first_pass(a, g, set(SIX)), n, repeats)
+    return median_ms(suite, n, repeats), first, median_ms(passes, n, repeats)
+
+
+def numpy_op_costs(a, g, jd, repeats: int) -> None:
+    """ns per value of the numpy operations the suite's passes are made of, on one cached 65,536-value block."""
+    p, r = a[0, : S._UNIT].copy(), g[0, : S._UNIT].copy()
+    key = ((p.astype(np.float32) - jd.key_lo[0]) * jd.key_scale[0]).astype(np.intp)
+    table, x = jd.table[: jd.nb], np.empty_like(p)
+    ops = {
+        "sum": lambda: p.sum(), "dot": lambda: np.dot(p, r), "min": lambda: p.min(),
+        "astype float32": lambda: p.astype(np.float32), "divide": lambda: np.divide(r, p, out=x),
+        "log": lambda: np.log(p, out=x), "minimum": lambda: np.minimum(p, r, out=x),
+        "take (table)": lambda: np.take(table, key), "bincount": lambda: np.bincount(key, minlength=jd.nb),
+    }  # fmt: skip
+    cost = {k: median_ms(lambda f=f: [f() for _ in range(100)], 100 * len(p), repeats) * 1e6 for k, f in ops.items()}
+    print("numpy ns per value on a cached block: " + ", ".join(f"{k} {v:.2f}" for k, v in cost.items()))
 
 
 def main() -> None:
@@ -214,14 +231,17 @@ def main() -> None:
         np.trapz = np.trapezoid  # noqa: NPY201 # type: ignore[attr-defined]
     n = args.maps
     maps, refs, xs, ys, pts, others = BM.make_inputs(n, args.seed)
-    a, g, st, jd, prm, want = suite_state(maps, refs, pts)
+    a, g, _, jd, prm, want = suite_state(maps, refs, pts)
     print(f"# probe_fused_kernels: {n} maps of {BM.H}x{BM.W} float64, one thread, torch {torch.__version__}")
     peer = BM.peer_calls(psal, maps, refs, xs, ys)
     t_peer = sum(median_ms(peer[k], n, args.repeats) for k in BM.NAMES)
-    t_suite, t_passes = numpy_passes(a, g, st, maps, refs, pts, others, n, args.repeats)
+    t_suite, t_first, t_passes = numpy_passes(a, g, maps, refs, pts, others, n, args.repeats)
     floor = median_ms(lambda: (np.add.reduce(a, axis=None), np.add.reduce(g, axis=None)), n, args.repeats)
-    print(f"pysaliency, six metrics: {t_peer:.3f} ms/map; gazelab suite (numpy): {t_suite:.3f} ms/map, of which its "
-          f"two passes {t_passes:.3f}; reading map and reference once: {floor:.3f}")  # fmt: skip
+    print(
+        f"pysaliency, six metrics: {t_peer:.3f} ms/map; gazelab suite (numpy): {t_suite:.3f} ms/map, of which "
+        f"its first pass {t_first:.3f} and second {t_passes - t_first:.3f}; reading map and reference: {floor:.3f}"
+    )
+    numpy_op_costs(a, g, jd, args.repeats)
     print("| toolchain | kernel | ms/map | first call s | max rel diff vs numpy |\n|---|---|---|---|---|")
     found = [probe_torch(a, g, jd, prm, want, n, args.repeats), probe_numba(a, g, jd, prm, want, n, args.repeats)]
     best = {k: min(f[k] for f in found if f) for k in want}
