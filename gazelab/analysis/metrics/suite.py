@@ -54,9 +54,9 @@ __all__ = ["DEFAULT_SUITE", "score"]
 DEFAULT_SUITE = ("nss", "cc", "kld", "sim", "auc_judd", "auc_shuffled")
 #: Pixels per work unit: a unit's temporaries stay in the L2 cache.
 _UNIT = 65536
-#: Value buckets of the AUC-Judd histogram (per map, between its minimum and maximum): a power of
+#: Value buckets of AUC-Judd's table (per map, between its minimum and maximum): a power of
 #: two with about 32 pixels per bucket, within these bounds, so that few pixels share a threshold's
-#: buckets and need an exact comparison while the histogram stays small.
+#: buckets and need an exact comparison while the table stays small.
 _BUCKETS = (1024, 16384)
 
 
@@ -218,7 +218,7 @@ def _fixed(a: np.ndarray, fix: list[_Fix], *, unique: bool = True) -> _Fixed:
     return _Fixed(rows, flat, weights, vals, u_rows, u_flat, count, _take(a, u_rows, u_flat))
 
 
-# -- the second pass: KLD, SIM and the AUC-Judd histogram -----------------------------------------------
+# -- the second pass: KLD, SIM and AUC-Judd's table ---------------------------------------------------
 @dataclass
 class _Affine:
     """A density of every map as ``scale * (map + shift)`` (uniform rows: scale 0, shift 1 / (n scale'))."""
