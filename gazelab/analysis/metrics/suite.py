@@ -300,7 +300,7 @@ def _roc_coefficients(t: np.ndarray, w: np.ndarray, rows: np.ndarray, b: int):
     Points: (0, 0), then (FP_j, TP_j) by descending threshold, then (1, 1); TP_j is the fixation
     weight at or above t_j. The area sum_i (x_i+1 - x_i)(y_i + y_i+1) / 2 has coefficient
     (y_i-1 - y_i+1) / 2 for each inner x_i and (y_last + 1) / 2 for the final x = 1.
-    Returns (coef (J,), const (B,), fixated thresholds at or above each (J,), thresholds per map (B,)).
+    Returns (coef (J,), const (B,), fixated thresholds at or above each (J,)).
     """
     k = np.bincount(rows, minlength=b)
     kmax = max(int(k.max()) if len(k) else 0, 1)
@@ -323,7 +323,7 @@ def _roc_coefficients(t: np.ndarray, w: np.ndarray, rows: np.ndarray, b: int):
     coef = np.empty_like(coef_desc)
     np.put_along_axis(coef, desc, coef_desc, 1)
     const = (y[:, -2] + 1) / 2 + np.where(pad, coef, 0.0).sum(1)
-    return coef[rows, pos], const, (k[:, None] - n_less)[rows, pos], k
+    return coef[rows, pos], const, (k[:, None] - n_less)[rows, pos]
 
 
 def _judd_setup(st: _Stats, fx: _Fixed, *, jitter: bool, seed: int, convention: str) -> _Judd:
@@ -340,7 +340,7 @@ def _judd_setup(st: _Stats, fx: _Fixed, *, jitter: bool, seed: int, convention: 
     rng32 = st.p_max.astype(np.float32) - lo32
     with np.errstate(divide="ignore"):
         scale = np.where(rng32 > 0, np.float32(nb * (1.0 - 2.0**-12)) / rng32, np.float32(0.0))
-    coef, const, pix_ge, _ = _roc_coefficients(t, np.ones(len(t)) if convention == "mit" else fx.u_count, rows, b)
+    coef, const, pix_ge = _roc_coefficients(t, np.ones(len(t)) if convention == "mit" else fx.u_count, rows, b)
     jd = _Judd(rows, v - d, v + d, t, lo32, scale.astype(np.float32), seed, delta, coef, const, pix_ge, nb)
     _register(jd, b)
     return jd
